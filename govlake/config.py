@@ -1,0 +1,109 @@
+"""The one place that decides where the lake lives and how to reach it.
+
+Everything comes from the environment, never from the repo:
+
+========================  ===================================================  ==========================
+variable                  meaning                                              default
+========================  ===================================================  ==========================
+GOVLAKE_STORAGE_ROOT      root of every zone: a local path or ``s3a://B/P``    ``<repo>/.lake`` (local)
+GOVLAKE_S3_ENDPOINT       S3 API endpoint when the root is ``s3a://``          ``http://127.0.0.1:8333``
+GOVLAKE_S3_REGION         S3 region                                            ``us-east-1``
+AWS_ACCESS_KEY_ID         S3 access key (only read when the root is s3a://)    (required for s3a)
+AWS_SECRET_ACCESS_KEY     S3 secret key                                        (required for s3a)
+GOVLAKE_SPARK_MASTER      Spark master URL                                     ``local[2]``
+GOVLAKE_JARS_DIR          where infra/install.sh put the Spark jars            ``<repo>/.jars``
+========================  ===================================================  ==========================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Zone(StrEnum):
+    """Storage zones, in the order data flows through them."""
+
+    LANDING = "landing"  # departments drop extracts here; mutable, cleaned after landing
+    RAW = "raw"  # immutable copies of every extract, addressed by SHA-256
+    BRONZE = "bronze"  # one Delta table per dataset, canonical columns + lineage
+    QUARANTINE = "quarantine"  # rows and files that could not be accepted, with a reason
+    SILVER = "silver"  # base libraries: population, legal persons, geography
+    GOLD = "gold"  # analytics marts (dbt)
+    SHARE = "share"  # published, masked versions other departments may read
+    QUALITY = "quality"  # validation results, Data Docs, scorecards
+
+
+class ConfigError(ValueError):
+    """The environment describes a configuration that cannot work."""
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    endpoint: str
+    region: str
+    access_key: str = field(repr=False)
+    secret_key: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    storage_root: str
+    spark_master: str
+    jars_dir: Path
+    s3: S3Settings | None
+
+    @property
+    def is_s3(self) -> bool:
+        return self.storage_root.startswith("s3a://")
+
+    @property
+    def bucket(self) -> str | None:
+        """The bucket named by an ``s3a://`` root, else None."""
+        if not self.is_s3:
+            return None
+        return self.storage_root.removeprefix("s3a://").split("/", 1)[0]
+
+    def zone(self, zone: Zone | str) -> str:
+        """Root of one zone, as a path or URI Spark and the storage helpers both accept."""
+        return f"{self.storage_root.rstrip('/')}/{Zone(zone).value}"
+
+    def table_path(self, zone: Zone | str, *parts: str) -> str:
+        """Location of a table (or any object) inside a zone, e.g. ``table_path(BRONZE, 'household')``."""
+        return "/".join([self.zone(zone), *parts])
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from ``env`` (default: ``os.environ``) and check they are usable."""
+    env = os.environ if env is None else env
+    root = env.get("GOVLAKE_STORAGE_ROOT", "").strip() or str(REPO_ROOT / ".lake")
+    if root.startswith("s3://"):
+        raise ConfigError(f"GOVLAKE_STORAGE_ROOT={root!r}: use the s3a:// scheme (Hadoop's S3A connector)")
+    if not root.startswith("s3a://"):
+        root = str(Path(root).expanduser().resolve())
+
+    s3 = None
+    if root.startswith("s3a://"):
+        if not root.removeprefix("s3a://").split("/", 1)[0]:
+            raise ConfigError(f"GOVLAKE_STORAGE_ROOT={root!r} names no bucket")
+        missing = [k for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if not env.get(k)]
+        if missing:
+            raise ConfigError(f"storage root {root} is on S3 but {', '.join(missing)} is not set")
+        s3 = S3Settings(
+            endpoint=env.get("GOVLAKE_S3_ENDPOINT", "http://127.0.0.1:8333"),
+            region=env.get("GOVLAKE_S3_REGION", "us-east-1"),
+            access_key=env["AWS_ACCESS_KEY_ID"],
+            secret_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    return Settings(
+        storage_root=root,
+        spark_master=env.get("GOVLAKE_SPARK_MASTER", "local[2]"),
+        jars_dir=Path(env.get("GOVLAKE_JARS_DIR", str(REPO_ROOT / ".jars"))),
+        s3=s3,
+    )

@@ -1,0 +1,217 @@
+"""The source registry: one YAML file (``registry/sources.yaml``) describes every extract.
+
+DAGs, loaders and the generator are all driven by it; nothing is written per source or per
+prefecture. The file has two sections:
+
+``datasets``  what a kind of extract means, independent of who sends it: its base library
+              (population / legal_persons / geography), canonical columns with types and
+              which are required, the key of one source row, and survivorship trust.
+``sources``   who sends it and how: department, prefecture, format, encoding, delimiter, date
+              formats, the source-column -> canonical-column mapping, classification, owner,
+              expected schedule.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from govlake.config import REPO_ROOT
+
+DEFAULT_REGISTRY = REPO_ROOT / "registry" / "sources.yaml"
+
+
+class Library(StrEnum):
+    """The three base libraries a dataset feeds."""
+
+    POPULATION = "population"
+    LEGAL_PERSONS = "legal_persons"
+    GEOGRAPHY = "geography"
+
+
+class Classification(StrEnum):
+    """Data classification levels after GB/T 43697-2024 (数据安全技术 数据分类分级规则)."""
+
+    GENERAL = "general"  # 一般数据
+    IMPORTANT = "important"  # 重要数据
+    CORE = "core"  # 核心数据
+
+
+class FileFormat(StrEnum):
+    CSV = "csv"
+    JSON = "json"  # JSON Lines: one object per line, as department exports usually are
+    XLSX = "xlsx"
+
+
+class ColumnType(StrEnum):
+    STRING = "string"
+    DATE = "date"  # parsed with the source's date_formats
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    DOUBLE = "double"
+
+
+class RegistryError(ValueError):
+    """The registry file is inconsistent."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType = ColumnType.STRING
+    required: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    library: Library
+    description: str
+    columns: tuple[Column, ...]
+    # Columns that identify one row of one source (together with the source id).
+    row_key: tuple[str, ...]
+    # Fields this dataset is trusted for in golden records, e.g. {"name": 1, "death_date": 1}:
+    # lower rank wins, ties broken by recency.
+    trust: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"dataset {self.name} has no column {name!r}")
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    department: str
+    dataset: str
+    prefecture: str | None  # admin code 3201..3213, or None for a province-level source
+    format: FileFormat
+    encoding: str  # a Python codec name, or "unknown" to detect
+    delimiter: str | None
+    date_formats: tuple[str, ...]  # Spark datetime patterns, tried in order
+    column_map: dict[str, str]  # source column name -> canonical column name
+    classification: Classification
+    owner: str
+    schedule: str  # cron expression: when a new extract is expected
+    description: str = ""
+
+    @property
+    def canonical_to_source(self) -> dict[str, str]:
+        return {v: k for k, v in self.column_map.items()}
+
+
+@dataclass(frozen=True)
+class Registry:
+    datasets: dict[str, Dataset]
+    sources: dict[str, Source]
+
+    def source(self, source_id: str) -> Source:
+        try:
+            return self.sources[source_id]
+        except KeyError:
+            raise KeyError(f"no source {source_id!r} in the registry") from None
+
+    def dataset_of(self, source: Source | str) -> Dataset:
+        src = self.source(source) if isinstance(source, str) else source
+        return self.datasets[src.dataset]
+
+    def sources_for(self, dataset: str) -> list[Source]:
+        return [s for s in self.sources.values() if s.dataset == dataset]
+
+
+def _parse_dataset(name: str, raw: dict[str, Any]) -> Dataset:
+    columns = tuple(
+        Column(
+            name=col,
+            type=ColumnType(spec.get("type", "string")),
+            required=bool(spec.get("required", False)),
+            description=spec.get("description", ""),
+        )
+        for col, spec in (raw.get("columns") or {}).items()
+    )
+    ds = Dataset(
+        name=name,
+        library=Library(raw["library"]),
+        description=raw.get("description", ""),
+        columns=columns,
+        row_key=tuple(raw.get("row_key", ())),
+        trust=dict(raw.get("trust") or {}),
+    )
+    unknown = [c for c in ds.row_key if c not in ds.column_names]
+    if unknown:
+        raise RegistryError(f"dataset {name}: row_key names unknown columns {unknown}")
+    return ds
+
+
+def _parse_source(raw: dict[str, Any], datasets: dict[str, Dataset]) -> Source:
+    sid = raw.get("id") or "?"
+    try:
+        src = Source(
+            id=raw["id"],
+            department=raw["department"],
+            dataset=raw["dataset"],
+            prefecture=str(raw["prefecture"]) if raw.get("prefecture") else None,
+            format=FileFormat(raw["format"]),
+            encoding=raw.get("encoding", "utf-8"),
+            delimiter=raw.get("delimiter"),
+            date_formats=tuple(raw.get("date_formats") or ()),
+            column_map=dict(raw["columns"]),
+            classification=Classification(raw["classification"]),
+            owner=raw["owner"],
+            schedule=raw["schedule"],
+            description=raw.get("description", ""),
+        )
+    except (KeyError, ValueError) as exc:
+        raise RegistryError(f"source {sid}: {exc}") from exc
+    if src.dataset not in datasets:
+        raise RegistryError(f"source {sid}: unknown dataset {src.dataset!r}")
+    ds = datasets[src.dataset]
+    bad = sorted(set(src.column_map.values()) - set(ds.column_names))
+    if bad:
+        raise RegistryError(f"source {sid}: maps to columns {bad} that dataset {ds.name} does not have")
+    missing = sorted(set(ds.required_columns) - set(src.column_map.values()))
+    if missing:
+        raise RegistryError(f"source {sid}: required columns {missing} of {ds.name} are not mapped")
+    if src.prefecture is not None and not (len(src.prefecture) == 4 and src.prefecture.startswith("32")):
+        raise RegistryError(f"source {sid}: prefecture {src.prefecture!r} is not a Jiangsu city code")
+    return src
+
+
+def parse_registry(doc: dict[str, Any]) -> Registry:
+    datasets = {name: _parse_dataset(name, spec) for name, spec in (doc.get("datasets") or {}).items()}
+    sources: dict[str, Source] = {}
+    for raw in doc.get("sources") or []:
+        src = _parse_source(raw, datasets)
+        if src.id in sources:
+            raise RegistryError(f"source id {src.id} is declared twice")
+        sources[src.id] = src
+    return Registry(datasets=datasets, sources=sources)
+
+
+@cache
+def _load(path: Path) -> Registry:
+    with path.open(encoding="utf-8") as fh:
+        return parse_registry(yaml.safe_load(fh))
+
+
+def load_registry(path: Path | str | None = None) -> Registry:
+    """The registry at ``path``, ``$GOVLAKE_REGISTRY``, or ``registry/sources.yaml``."""
+    chosen = path or os.environ.get("GOVLAKE_REGISTRY") or DEFAULT_REGISTRY
+    return _load(Path(chosen).resolve())
