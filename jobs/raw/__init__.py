@@ -1,0 +1,1 @@
+"""Raw zone: immutable, content-addressed copies of every extract as it arrived."""
