@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import typer
 
@@ -29,6 +30,28 @@ def smoke() -> None:
     from jobs.smoke import run_smoke
 
     typer.echo(json.dumps(run_smoke(), ensure_ascii=False, indent=2))
+
+
+@app.command()
+def ingest(
+    source: Annotated[list[str] | None, typer.Option(help="source id(s); default: every source")] = None,
+) -> None:
+    """Land waiting extracts and load them into bronze; print each file's row accounting."""
+    from govlake.registry import load_registry
+    from jobs.pipeline import ingest_source
+
+    settings = load_settings()
+    for source_id in source or list(load_registry().sources):
+        for result in ingest_source(source_id, settings):
+            _print_accounting(result)
+
+
+def _print_accounting(result: dict) -> None:
+    typer.echo(
+        f"{result['source_id']:<32} {result.get('original_name', '')[:28]:<28} {result['status']:<22} "
+        f"in={result.get('rows_in', '-')} accepted={result.get('rows_accepted', '-')} "
+        f"quarantined={result.get('rows_quarantined', '-')}"
+    )
 
 
 if __name__ == "__main__":
