@@ -1,0 +1,1 @@
+"""The quality gate: Great Expectations suites, validation of Delta table versions, publication."""

@@ -1,0 +1,143 @@
+"""The Great Expectations data context of the quality gate.
+
+``expectations/great_expectations.yml`` is the one versioned description of the GX project. Its
+runtime stores (validation results, checkpoints, validation definitions) and its Data Docs site point
+at ``${GOVLAKE_GX_RUNTIME}``, which is ``<quality zone>/gx`` of the lake ``govlake.config`` describes.
+
+Pipelines use :func:`runtime_context`: an in-memory (ephemeral) context built from that file, because
+a file-backed context rewrites ``great_expectations.yml`` every time a data source is added (and
+validating a Spark DataFrame needs one). In it
+
+* validation results and Data Docs are written to the quality zone (local folder or S3);
+* suites, checkpoints and validation definitions are held in memory: suites are read from the JSON in
+  git for each run (:mod:`jobs.quality.suites`) and never written back, and checkpoints / validation
+  definitions are per-run wiring with nothing worth keeping.
+
+:func:`open_project` opens the same project as a FileDataContext for a person at a prompt.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from govlake.config import Settings, Zone, load_settings
+from jobs.quality.suites import GX_PROJECT_DIR
+
+if TYPE_CHECKING:
+    from great_expectations.data_context import AbstractDataContext, FileDataContext
+
+GX_YML = GX_PROJECT_DIR / "great_expectations.yml"
+RUNTIME_VARIABLE = "GOVLAKE_GX_RUNTIME"
+DOCS_SITE = "local_site"
+DATASOURCE = "govlake_spark"
+
+_IN_MEMORY = {"class_name": "InMemoryStoreBackend"}
+_IN_MEMORY_STORES = ("expectations_store", "checkpoint_store", "validation_definition_store")
+_VAR = re.compile(r"\$\{" + RUNTIME_VARIABLE + r"\}")
+
+_lock = threading.RLock()
+_contexts: dict[str, AbstractDataContext] = {}
+
+
+def gx_runtime_root(settings: Settings | None = None) -> str:
+    """Where GX's runtime output goes: ``<quality zone>/gx``."""
+    return (settings or load_settings()).table_path(Zone.QUALITY, "gx")
+
+
+def _substitute(obj: Any, runtime_root: str) -> Any:
+    if isinstance(obj, dict):
+        return {k: _substitute(v, runtime_root) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_substitute(v, runtime_root) for v in obj]
+    if isinstance(obj, str):
+        return _VAR.sub(runtime_root.rstrip("/"), obj)
+    return obj
+
+
+def _s3_backend(settings: Settings, location: str) -> dict[str, Any]:
+    """A TupleS3StoreBackend for ``s3a://bucket/prefix`` (GX talks to S3 through boto3)."""
+    assert settings.s3 is not None
+    bucket, _, prefix = location.removeprefix("s3a://").partition("/")
+    return {
+        "class_name": "TupleS3StoreBackend",
+        "bucket": bucket,
+        "prefix": prefix.strip("/"),
+        "boto3_options": {"endpoint_url": settings.s3.endpoint, "region_name": settings.s3.region},
+    }
+
+
+def runtime_project_config(settings: Settings | None = None) -> dict[str, Any]:
+    """The project config pipelines run with: the versioned file, resolved for this lake."""
+    settings = settings or load_settings()
+    with GX_YML.open(encoding="utf-8") as fh:
+        config = _substitute(yaml.safe_load(fh), gx_runtime_root(settings))
+    for name in _IN_MEMORY_STORES:
+        config["stores"][name]["store_backend"] = dict(_IN_MEMORY)
+    if settings.is_s3:
+        backends = [config["stores"]["validation_results_store"]["store_backend"]]
+        backends += [site["store_backend"] for site in config.get("data_docs_sites", {}).values()]
+        for backend in backends:
+            location = backend.pop("base_directory")
+            backend.clear()
+            backend.update(_s3_backend(settings, location))
+    return config
+
+
+def runtime_context(settings: Settings | None = None) -> AbstractDataContext:
+    """The process's GX context for this lake (created once, then reused)."""
+    settings = settings or load_settings()
+    key = gx_runtime_root(settings)
+    with _lock:
+        context = _contexts.get(key)
+        if context is None:
+            import great_expectations as gx
+
+            context = gx.get_context(mode="ephemeral", project_config=runtime_project_config(settings))
+            context.data_sources.add_spark(DATASOURCE, persist=False)  # the runner caches, and unpersists
+            _contexts[key] = context
+        return context
+
+
+def context_lock() -> threading.RLock:
+    """Held while a validation registers objects in and runs through the shared context."""
+    return _lock
+
+
+def open_project(settings: Settings | None = None) -> FileDataContext:
+    """The versioned project as a FileDataContext, runtime output resolved to this lake's quality zone.
+
+    For interactive use (browse suites, rebuild Data Docs). Adding a data source to it rewrites
+    ``expectations/great_expectations.yml``; pipelines use :func:`runtime_context` instead.
+    """
+    import great_expectations as gx
+
+    settings = settings or load_settings()
+    if settings.is_s3:
+        raise NotImplementedError("open_project() supports a local lake; pipelines use runtime_context()")
+    return gx.get_context(
+        mode="file",
+        context_root_dir=str(GX_PROJECT_DIR),
+        runtime_environment={RUNTIME_VARIABLE: gx_runtime_root(settings)},
+    )
+
+
+def data_docs_index(settings: Settings | None = None) -> str:
+    """Path (local lake) or ``s3a://`` URI of the Data Docs site's index.html in the quality zone."""
+    config = runtime_project_config(settings)
+    backend = config["data_docs_sites"][DOCS_SITE]["store_backend"]
+    if "base_directory" in backend:
+        return f"{backend['base_directory'].rstrip('/')}/index.html"
+    prefix = f"{backend['prefix']}/" if backend["prefix"] else ""
+    return f"s3a://{backend['bucket']}/{prefix}index.html"
+
+
+def build_data_docs(settings: Settings | None = None) -> str:
+    """Rebuild the whole Data Docs site from the stored validation results; return the index path."""
+    with _lock:
+        context = runtime_context(settings)
+        context.build_data_docs(site_names=[DOCS_SITE])
+    return data_docs_index(settings)

@@ -1,0 +1,143 @@
+"""Bronze suites generated from the registry: content, JSON round trip, checked-in files, GX project."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from govlake.registry import load_registry, parse_registry
+from jobs.quality.suites import (
+    LINEAGE_COLUMNS,
+    SUITES_DIR,
+    SuiteNotFound,
+    bronze_suite,
+    bronze_suites,
+    list_suites,
+    load_suite,
+    stale_bronze_suites,
+    suite_from_json,
+    suite_path,
+    suite_to_json,
+    write_bronze_suites,
+)
+
+
+def _configs(suite) -> list[tuple[str, str]]:
+    return [
+        (e.expectation_type, json.dumps(e.configuration.kwargs, sort_keys=True, default=str))
+        for e in suite.expectations
+    ]
+
+
+def test_bronze_suite_content():
+    dataset = load_registry().datasets["household_registration"]
+    suite = bronze_suite(dataset)
+    assert suite.name == "bronze.household_registration"
+    configs = [(e.expectation_type, e.configuration.kwargs) for e in suite.expectations]
+    exist = [k["column"] for t, k in configs if t == "expect_column_to_exist"]
+    assert exist == [*dataset.column_names, *LINEAGE_COLUMNS]
+    not_null = [k["column"] for t, k in configs if t == "expect_column_values_to_not_be_null"]
+    assert not_null == ["record_no", "name", *LINEAGE_COLUMNS]
+    assert ("expect_compound_columns_to_be_unique", {"column_list": ["_file_hash", "_row_number"]}) in configs
+
+
+def test_generated_suite_json_round_trips(tmp_path: Path):
+    registry = load_registry()
+    paths = write_bronze_suites(registry, tmp_path)
+    assert len(paths) == len(registry.datasets)
+    for suite, path in zip(bronze_suites(registry), paths, strict=True):
+        assert path == suite_path(suite.name, tmp_path)
+        text = path.read_text(encoding="utf-8")
+        again = suite_from_json(text)
+        assert again.name == suite.name
+        assert _configs(again) == _configs(suite)
+        assert again.meta["dataset"] == suite.meta["dataset"]
+        assert suite_to_json(again) == text  # stable: regenerating gives the same bytes
+        assert load_suite(suite.name, tmp_path).name == suite.name
+    assert stale_bronze_suites(registry, tmp_path) == []
+    # an orphan (dataset gone from the registry) is reported, then removed on rewrite
+    orphan = suite_path("bronze.gone", tmp_path)
+    orphan.write_text(paths[0].read_text(encoding="utf-8"), encoding="utf-8")
+    assert stale_bronze_suites(registry, tmp_path) == ["bronze.gone"]
+    write_bronze_suites(registry, tmp_path)
+    assert not orphan.exists()
+
+
+def test_checked_in_bronze_suites_are_up_to_date():
+    assert stale_bronze_suites() == [], "run `python -m jobs.quality.suites` and commit expectations/"
+    names = list_suites()
+    assert {f"bronze.{d}" for d in load_registry().datasets} <= set(names)
+    assert (SUITES_DIR / "bronze" / "household_registration.json").is_file()
+    with pytest.raises(SuiteNotFound):
+        load_suite("bronze.no_such_dataset")
+
+
+def test_province_level_sources_may_have_no_prefecture(spark):
+    from pyspark.sql import Row
+
+    from jobs.quality.gx_runner import validate_dataframe
+
+    doc = {
+        "datasets": {
+            "admin_divisions": {
+                "library": "geography",
+                "row_key": ["code"],
+                "columns": {"code": {"required": True}, "name": {}},
+            }
+        },
+        "sources": [
+            {
+                "id": "ad_prov",
+                "department": "民政厅",
+                "dataset": "admin_divisions",
+                "prefecture": None,
+                "format": "csv",
+                "columns": {"代码": "code"},
+                "classification": "general",
+                "owner": "x",
+                "schedule": "@daily",
+            },
+            {
+                "id": "ad_3201",
+                "department": "南京市民政局",
+                "dataset": "admin_divisions",
+                "prefecture": "3201",
+                "format": "csv",
+                "columns": {"代码": "code"},
+                "classification": "general",
+                "owner": "x",
+                "schedule": "@daily",
+            },
+        ],
+    }
+    (suite,) = bronze_suites(parse_registry(doc))
+    (prefecture,) = [
+        e
+        for e in suite_from_json(suite_to_json(suite)).expectations
+        if e.expectation_type == "expect_column_values_to_not_be_null" and e.column == "_prefecture"
+    ]
+    assert "ad_prov" in str(prefecture.row_condition)
+
+    def row(source: str, prefecture: str | None, n: int) -> Row:
+        return Row(
+            code=f"32{n:04d}",
+            name="x",
+            _source_id=source,
+            _prefecture=prefecture,
+            _batch_id="b",
+            _file_hash=source,
+            _row_number=n,
+            _ingested_at="2026-01-01",
+        )
+
+    schema = (
+        "code string, name string, _source_id string, _prefecture string, _batch_id string, "
+        "_file_hash string, _row_number int, _ingested_at string"
+    )
+    ok = spark.createDataFrame([row("ad_prov", None, 1), row("ad_3201", "3201", 1)], schema)
+    assert validate_dataframe(ok, suite, table="t.ok", record=False, build_docs=False).success
+    bad = spark.createDataFrame([row("ad_prov", None, 1), row("ad_3201", None, 1)], schema)
+    outcome = validate_dataframe(bad, suite, table="t.bad", record=False, build_docs=False)
+    assert [(o.column, o.unexpected_count) for o in outcome.failed] == [("_prefecture", 1)]
