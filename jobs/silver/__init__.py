@@ -1,0 +1,1 @@
+"""Silver zone: standardize bronze extracts into the base libraries (population, legal persons, geography)."""
