@@ -141,3 +141,38 @@ def test_province_level_sources_may_have_no_prefecture(spark):
     bad = spark.createDataFrame([row("ad_prov", None, 1), row("ad_3201", None, 1)], schema)
     outcome = validate_dataframe(bad, suite, table="t.bad", record=False, build_docs=False)
     assert [(o.column, o.unexpected_count) for o in outcome.failed] == [("_prefecture", 1)]
+
+
+def test_versioned_project_opens_as_a_file_context_without_writing_to_git(settings):
+    from jobs.quality.context import GX_YML, gx_runtime_root, open_project, runtime_project_config
+
+    before = {p: p.read_bytes() for p in GX_YML.parent.rglob("*") if p.is_file()}
+    context = open_project(settings)
+    assert "bronze.household_registration" in {s.name for s in context.suites.all()}
+    after = {p: p.read_bytes() for p in GX_YML.parent.rglob("*") if p.is_file()}
+    assert after == before  # nothing scaffolded, nothing rewritten
+    # runtime output is configured into the lake's quality zone, never into the repo
+    config = runtime_project_config(settings)
+    root = gx_runtime_root(settings)
+    assert root.startswith(settings.zone("quality"))
+    assert config["stores"]["validation_results_store"]["store_backend"]["base_directory"].startswith(root)
+    assert config["data_docs_sites"]["local_site"]["store_backend"]["base_directory"].startswith(root)
+    assert config["stores"]["expectations_store"]["store_backend"]["class_name"] == "InMemoryStoreBackend"
+
+
+def test_runtime_output_on_an_s3_lake_goes_to_its_quality_prefix():
+    from govlake.config import load_settings
+    from jobs.quality.context import data_docs_index, runtime_project_config
+
+    s3 = load_settings(
+        {"GOVLAKE_STORAGE_ROOT": "s3a://lake/prod", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
+    )
+    config = runtime_project_config(s3)
+    results = config["stores"]["validation_results_store"]["store_backend"]
+    assert results == {
+        "class_name": "TupleS3StoreBackend",
+        "bucket": "lake",
+        "prefix": "prod/quality/gx/validations",
+        "boto3_options": {"endpoint_url": "http://127.0.0.1:8333", "region_name": "us-east-1"},
+    }
+    assert data_docs_index(s3) == "s3a://lake/prod/quality/gx/data_docs/local_site/index.html"

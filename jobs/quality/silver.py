@@ -1,0 +1,449 @@
+"""Hand-written suites for silver tables: ID validity, golden-key uniqueness, references, consistency.
+
+Silver tables are designed elsewhere; this module only offers the building blocks, generic over column
+names. A :class:`SilverSuite` is a list of GX expectations plus *derived checks*: a boolean column
+computed with Spark before GX sees the data, then checked by an ordinary expectation. That is how
+checks GX cannot express are done, e.g. a foreign key (GX has no cross-table expectation; the
+offending rows are found with a Spark anti-join) or an ID checksum. For a failed derived check the
+runner shows the offending rows' ``example_columns`` instead of GX's ``False, False, ...``.
+
+Example::
+
+    suite = (
+        SilverSuite("silver.person")
+        .unique("person_id")
+        .not_null("person_id", "name")
+        .matches("id_number", CITIZEN_ID_18, mostly=0.99)
+        .id_checksum("id_number", "citizen_id")
+        .foreign_key("admin_code", lambda spark: read_published(spark, "silver.admin_division"), "code")
+        .ordered("birth_date", "death_date")
+        .between("birth_date", "1900-01-01", "2030-12-31")
+        .rule("adult_has_no_guardian", "age < 18 OR guardian_id IS NULL", example_columns=["person_id"])
+    )
+    publish_if_valid("silver.person", path, suite)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+    Reference = DataFrame | Callable[[SparkSession], DataFrame]
+else:
+    Reference = Any
+
+# Java regular expressions (GX on Spark evaluates them with RLIKE).
+#: 18-digit citizen ID (GB 11643): area, birth date, sequence, check character.
+CITIZEN_ID_18 = r"^[1-9]\d{5}(18|19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\d{3}[0-9X]$"
+#: Legacy 15-digit citizen ID (two-digit year, no check character).
+CITIZEN_ID_15 = r"^[1-9]\d{7}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\d{3}$"
+#: Unified social credit code (GB 32100): 18 characters, no I, O, S, V, Z.
+USCC = r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$"
+#: Legacy organization code (GB 11714): 8 characters and a check character.
+ORGANIZATION_CODE = r"^[0-9A-Z]{8}[0-9X]$"
+#: Six-digit GB/T 2260 admin-division code.
+ADMIN_CODE = r"^[1-8]\d{5}$"
+#: Six-digit admin code inside Jiangsu's 13 prefectures (3201..3213).
+JIANGSU_ADMIN_CODE = r"^32(0[1-9]|1[0-3])\d{2}$"
+
+ID_PATTERNS: dict[str, str] = {
+    "citizen_id": CITIZEN_ID_18,
+    "citizen_id_15": CITIZEN_ID_15,
+    "uscc": USCC,
+    "organization_code": ORGANIZATION_CODE,
+    "admin_code": ADMIN_CODE,
+    "jiangsu_admin_code": JIANGSU_ADMIN_CODE,
+}
+
+_CITIZEN_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CITIZEN_CHECK = "10X98765432"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+DERIVED_PREFIX = "_dq_"
+
+
+# ------------------------------------------------------------------------- column-level helpers
+
+
+def citizen_id_checksum_ok(column: str) -> Column:
+    """True when an 18-character citizen ID's check character (ISO 7064 MOD 11-2) is right.
+
+    Null for a null value; false for anything that is not 17 digits and a check character.
+    """
+    from pyspark.sql import functions as F
+
+    value = F.upper(F.col(column))
+    total = sum(F.substring(value, i + 1, 1).cast("int") * w for i, w in enumerate(_CITIZEN_WEIGHTS))
+    expected = F.element_at(F.array(*[F.lit(c) for c in _CITIZEN_CHECK]), (total % 11 + 1).cast("int"))
+    well_formed = value.rlike(r"^[0-9]{17}[0-9X]$")
+    return F.when(value.isNull(), F.lit(None)).otherwise(
+        well_formed & F.coalesce(expected == F.substring(value, 18, 1), F.lit(False))
+    )
+
+
+def uscc_checksum_ok(column: str) -> Column:
+    """True when a unified social credit code's check character (GB 32100) is right; null for null."""
+    from pyspark.sql import functions as F
+
+    value = F.upper(F.col(column))
+    quoted = "`" + column.replace("`", "``") + "`"
+    # instr() with a column needle is only reachable through SQL; position 0 (absent) is excluded
+    # by the well-formedness test below.
+    total = sum(
+        (F.expr(f"instr('{_USCC_ALPHABET}', substring(upper({quoted}), {i + 1}, 1))") - 1) * w
+        for i, w in enumerate(_USCC_WEIGHTS)
+    )
+    expected = F.element_at(
+        F.array(*[F.lit(c) for c in _USCC_ALPHABET]), ((F.lit(31) - total % 31) % 31 + 1).cast("int")
+    )
+    well_formed = value.rlike(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
+    return F.when(value.isNull(), F.lit(None)).otherwise(
+        well_formed & F.coalesce(expected == F.substring(value, 18, 1), F.lit(False))
+    )
+
+
+CHECKSUMS: dict[str, Callable[[str], Column]] = {
+    "citizen_id": citizen_id_checksum_ok,
+    "uscc": uscc_checksum_ok,
+}
+
+
+def _as_list(columns: str | Sequence[str]) -> list[str]:
+    return [columns] if isinstance(columns, str) else list(columns)
+
+
+def _reference_frame(df: DataFrame, reference: Reference) -> DataFrame:
+    return reference(df.sparkSession) if callable(reference) else reference
+
+
+def foreign_key_violations(
+    df: DataFrame,
+    columns: str | Sequence[str],
+    reference: Reference,
+    ref_columns: str | Sequence[str] | None = None,
+) -> DataFrame:
+    """Rows of ``df`` whose (non-null) key in ``columns`` is absent from ``reference.ref_columns``.
+
+    A Spark left anti-join. Rows with a null in any key column are not violations (nullability is
+    a separate ``not_null`` check).
+    """
+    from pyspark.sql import functions as F
+
+    cols = _as_list(columns)
+    ref_cols = _as_list(ref_columns) if ref_columns is not None else cols
+    if len(cols) != len(ref_cols):
+        raise ValueError(f"foreign key {cols} has {len(cols)} columns, reference {ref_cols} {len(ref_cols)}")
+    ref = _reference_frame(df, reference)
+    keys = ref.select(*[F.col(r).alias(f"__ref_{i}") for i, r in enumerate(ref_cols)]).distinct()
+    condition = [F.col(c) == F.col(f"__ref_{i}") for i, c in enumerate(cols)]
+    non_null = df.where(F.lit(True) if not cols else _all_not_null(cols))
+    return non_null.join(keys, on=condition, how="left_anti")
+
+
+def _all_not_null(cols: Iterable[str]) -> Column:
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    return reduce(lambda a, b: a & b, [F.col(c).isNotNull() for c in cols])
+
+
+def with_foreign_key_flag(
+    df: DataFrame,
+    flag: str,
+    columns: str | Sequence[str],
+    reference: Reference,
+    ref_columns: str | Sequence[str] | None = None,
+) -> DataFrame:
+    """``df`` plus boolean ``flag``: false where the key has no match in the reference (anti-join)."""
+    from pyspark.sql import functions as F
+
+    cols = _as_list(columns)
+    orphans = (
+        foreign_key_violations(df.select(*cols), cols, reference, ref_columns)
+        .distinct()
+        .withColumn(flag, F.lit(False))
+    )
+    joined = df.join(orphans, on=cols, how="left")  # equi-join: null keys never match -> pass
+    return joined.select(*df.columns, F.coalesce(F.col(flag), F.lit(True)).alias(flag))
+
+
+# ------------------------------------------------------------------------------------ the suite
+
+
+@dataclass(frozen=True)
+class DerivedCheck:
+    """A boolean column computed before validation; the suite expects it to be true."""
+
+    column: str
+    description: str
+    build: Callable[[DataFrame], DataFrame]
+    example_columns: tuple[str, ...]
+
+
+def _derived_name(name: str) -> str:
+    slug = re.sub(r"[^0-9A-Za-z_]+", "_", name).strip("_").lower()
+    if not slug:
+        raise ValueError(f"check name {name!r} has no usable characters")
+    return DERIVED_PREFIX + slug
+
+
+class SilverSuite:
+    """A suite for a silver table, built fluently; pass it anywhere a suite is accepted."""
+
+    def __init__(self, name: str, *, meta: Mapping[str, Any] | None = None, notes: str | None = None) -> None:
+        self._name = name
+        self._meta = {"zone": "silver", **(meta or {})}
+        self._notes = notes
+        self._expectations: list[Any] = []
+        self._derived: list[DerivedCheck] = []
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def derived_checks(self) -> tuple[DerivedCheck, ...]:
+        return tuple(self._derived)
+
+    # -- plain GX expectations -------------------------------------------------------------------
+
+    def add(self, *expectations: Any) -> SilverSuite:
+        """Add any GX expectation(s) as they are."""
+        self._expectations.extend(expectations)
+        return self
+
+    def columns_exist(self, *columns: str) -> SilverSuite:
+        import great_expectations.expectations as gxe
+
+        return self.add(*[gxe.ExpectColumnToExist(column=c) for c in columns])
+
+    def not_null(self, *columns: str, mostly: float = 1.0) -> SilverSuite:
+        import great_expectations.expectations as gxe
+
+        return self.add(*[gxe.ExpectColumnValuesToNotBeNull(column=c, mostly=mostly) for c in columns])
+
+    def unique(self, *columns: str, description: str | None = None) -> SilverSuite:
+        """One column: its non-null values are unique. Several: the combination is unique (a golden key)."""
+        import great_expectations.expectations as gxe
+
+        if not columns:
+            raise ValueError("unique() needs at least one column")
+        if len(columns) == 1:
+            return self.add(gxe.ExpectColumnValuesToBeUnique(column=columns[0], description=description))
+        return self.add(
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=list(columns), description=description)
+        )
+
+    def matches(
+        self, column: str, regex: str, *, mostly: float = 1.0, description: str | None = None
+    ) -> SilverSuite:
+        """Non-null values match ``regex`` (a Java regular expression)."""
+        import great_expectations.expectations as gxe
+
+        return self.add(
+            gxe.ExpectColumnValuesToMatchRegex(
+                column=column, regex=regex, mostly=mostly, description=description
+            )
+        )
+
+    def id_format(self, column: str, kind: str, *, mostly: float = 1.0) -> SilverSuite:
+        """Non-null values have the format of ``kind`` (a key of :data:`ID_PATTERNS`)."""
+        try:
+            regex = ID_PATTERNS[kind]
+        except KeyError:
+            raise ValueError(f"unknown ID kind {kind!r}; known: {sorted(ID_PATTERNS)}") from None
+        return self.matches(column, regex, mostly=mostly, description=f"{column} is a well-formed {kind}")
+
+    def in_set(self, column: str, values: Iterable[Any], *, mostly: float = 1.0) -> SilverSuite:
+        import great_expectations.expectations as gxe
+
+        return self.add(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(values), mostly=mostly))
+
+    def between(
+        self,
+        column: str,
+        min_value: Any = None,
+        max_value: Any = None,
+        *,
+        strict_min: bool = False,
+        strict_max: bool = False,
+        mostly: float = 1.0,
+    ) -> SilverSuite:
+        """Non-null values lie in ``[min_value, max_value]`` (either bound may be None)."""
+        import great_expectations.expectations as gxe
+
+        if min_value is None and max_value is None:
+            raise ValueError("between() needs min_value or max_value")
+        return self.add(
+            gxe.ExpectColumnValuesToBeBetween(
+                column=column,
+                min_value=min_value,
+                max_value=max_value,
+                strict_min=strict_min,
+                strict_max=strict_max,
+                mostly=mostly,
+            )
+        )
+
+    def row_count_between(self, min_value: int | None = None, max_value: int | None = None) -> SilverSuite:
+        import great_expectations.expectations as gxe
+
+        return self.add(gxe.ExpectTableRowCountToBeBetween(min_value=min_value, max_value=max_value))
+
+    def ordered(self, earlier: str, later: str, *, or_equal: bool = True, mostly: float = 1.0) -> SilverSuite:
+        """Where both are set, ``later`` >= ``earlier`` (> if not ``or_equal``): e.g. birth before death."""
+        import great_expectations.expectations as gxe
+
+        return self.add(
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A=later,
+                column_B=earlier,
+                or_equal=or_equal,
+                ignore_row_if="either_value_is_missing",
+                mostly=mostly,
+                description=f"{later} is not before {earlier}",
+            )
+        )
+
+    # -- derived checks --------------------------------------------------------------------------
+
+    def derived(
+        self,
+        name: str,
+        build: Callable[[DataFrame, str], DataFrame],
+        *,
+        description: str,
+        example_columns: Sequence[str],
+        mostly: float = 1.0,
+        meta: Mapping[str, Any] | None = None,
+    ) -> SilverSuite:
+        """A check computed with Spark: ``build(df, flag)`` returns ``df`` plus boolean column ``flag``."""
+        import great_expectations.expectations as gxe
+
+        flag = _derived_name(name)
+        if any(d.column == flag for d in self._derived):
+            raise ValueError(f"suite {self.name} already has a check named {name!r}")
+        self._derived.append(
+            DerivedCheck(flag, description, lambda df: build(df, flag), tuple(example_columns))
+        )
+        return self.add(
+            gxe.ExpectColumnValuesToBeInSet(
+                column=flag,
+                value_set=[True],
+                mostly=mostly,
+                description=description,
+                meta={"derived_check": name, "example_columns": list(example_columns), **(meta or {})},
+            )
+        )
+
+    def rule(
+        self,
+        name: str,
+        condition: str,
+        *,
+        example_columns: Sequence[str],
+        description: str | None = None,
+        null_passes: bool = True,
+        mostly: float = 1.0,
+    ) -> SilverSuite:
+        """A consistency rule as a Spark SQL condition every row must satisfy.
+
+        A row where the condition is NULL (unknown) passes unless ``null_passes`` is False.
+        """
+        from pyspark.sql import functions as F
+
+        def build(df: DataFrame, flag: str) -> DataFrame:
+            return df.withColumn(flag, F.coalesce(F.expr(condition), F.lit(null_passes)))
+
+        return self.derived(
+            name,
+            build,
+            description=description or condition,
+            example_columns=example_columns,
+            mostly=mostly,
+            meta={"condition": condition},
+        )
+
+    def id_checksum(
+        self, column: str, kind: str, *, example_columns: Sequence[str] = (), mostly: float = 1.0
+    ) -> SilverSuite:
+        """Non-null values carry a correct check character (``kind``: ``citizen_id`` or ``uscc``).
+
+        18-character values are checked; a value of another shape fails (combine with
+        :meth:`id_format` ``mostly`` if legacy 15-digit IDs are allowed).
+        """
+        from pyspark.sql import functions as F
+
+        try:
+            checksum = CHECKSUMS[kind]
+        except KeyError:
+            raise ValueError(f"no checksum for {kind!r}; known: {sorted(CHECKSUMS)}") from None
+
+        def build(df: DataFrame, flag: str) -> DataFrame:
+            return df.withColumn(flag, F.coalesce(checksum(column), F.lit(True)))
+
+        return self.derived(
+            f"{column}_{kind}_checksum",
+            build,
+            description=f"{column} has a valid {kind} check character",
+            example_columns=[column, *example_columns],
+            mostly=mostly,
+        )
+
+    def foreign_key(
+        self,
+        columns: str | Sequence[str],
+        reference: Reference,
+        ref_columns: str | Sequence[str] | None = None,
+        *,
+        name: str | None = None,
+        reference_name: str = "reference",
+        example_columns: Sequence[str] = (),
+        mostly: float = 1.0,
+    ) -> SilverSuite:
+        """Every non-null key in ``columns`` exists in ``reference`` (a DataFrame, or ``spark -> DataFrame``
+        called at validation time, e.g. ``lambda s: read_published(s, "silver.admin_division")``)."""
+        cols = _as_list(columns)
+        refs = _as_list(ref_columns) if ref_columns is not None else cols
+
+        def build(df: DataFrame, flag: str) -> DataFrame:
+            return with_foreign_key_flag(df, flag, cols, reference, refs)
+
+        return self.derived(
+            name or f"fk_{'_'.join(cols)}",
+            build,
+            description=f"({', '.join(cols)}) references {reference_name}({', '.join(refs)})",
+            example_columns=[*cols, *example_columns],
+            mostly=mostly,
+            meta={"foreign_key": {"columns": cols, "reference": reference_name, "ref_columns": refs}},
+        )
+
+    # -- SuiteSpec -------------------------------------------------------------------------------
+
+    def expectation_suite(self) -> Any:  # -> great_expectations.ExpectationSuite
+        import great_expectations as gx
+
+        return gx.ExpectationSuite(
+            name=self._name,
+            expectations=[e.copy(deep=True) for e in self._expectations],
+            meta=dict(self._meta),
+            notes=self._notes,
+        )
+
+    def prepare(self, df: DataFrame) -> DataFrame:
+        clash = sorted({d.column for d in self._derived} & set(df.columns))
+        if clash:
+            raise ValueError(f"table already has columns {clash} that suite {self.name} derives")
+        for check in self._derived:
+            df = check.build(df)
+        return df
+
+    def example_columns(self) -> Mapping[str, Sequence[str]]:
+        return {d.column: d.example_columns for d in self._derived}
