@@ -24,3 +24,16 @@ def let(value: Column, body: Callable[[Column], Column]) -> Column:
 def lit(value: object) -> Column:
     """``F.lit`` that unwraps ``StrEnum`` members (so plans show plain strings)."""
     return F.lit(value.value if hasattr(value, "value") else value)
+
+
+def translation(mapping: dict[str, str]) -> tuple[str, str]:
+    """``(matching, replace)`` arguments for ``F.translate`` from a char -> char map; '' deletes the char.
+
+    ``F.translate`` maps the i-th matching character to the i-th replace character and deletes the
+    matching characters past the end of ``replace``, so mapped characters come first.
+    """
+    kept = {k: v for k, v in mapping.items() if v}
+    dropped = [k for k, v in mapping.items() if not v]
+    if any(len(k) != 1 or len(v) != 1 for k, v in kept.items()):
+        raise ValueError("translate maps single characters")
+    return "".join(kept) + "".join(dropped), "".join(kept.values())
