@@ -9,6 +9,11 @@ prefecture. The file has two sections:
 ``sources``   who sends it and how: department, prefecture, format, encoding, delimiter, date
               formats, the source-column -> canonical-column mapping, classification, owner,
               expected schedule.
+
+An optional third section, ``dialects``, names groups of source keys said once and shared: a source
+(or another dialect) lists them under ``dialect:`` (a name or a list, later ones win, the source's
+own keys win over all). Mappings (``columns``, ``constants``) merge key by key; other keys replace.
+Plain YAML anchors and merge keys (``<<: *x``) work too, since the file is read with safe_load.
 """
 
 from __future__ import annotations
@@ -111,6 +116,11 @@ class Source:
     owner: str
     schedule: str  # cron expression: when a new extract is expected
     description: str = ""
+    # Canonical column values the sender states once for the whole extract instead of per row,
+    # e.g. {"crs": "GCJ02"}: loaders fill them in when the file has no such column.
+    constants: dict[str, str] = field(default_factory=dict)
+    # Glob the department's file names follow (landing sensors, the generator's file names).
+    file_pattern: str = "*"
 
     @property
     def canonical_to_source(self) -> dict[str, str]:
@@ -160,8 +170,58 @@ def _parse_dataset(name: str, raw: dict[str, Any]) -> Dataset:
     return ds
 
 
+_SOURCE_KEYS = frozenset(
+    (
+        "id",
+        "department",
+        "dataset",
+        "prefecture",
+        "format",
+        "encoding",
+        "delimiter",
+        "date_formats",
+        "columns",
+        "classification",
+        "owner",
+        "schedule",
+        "description",
+        "constants",
+        "file_pattern",
+    )
+)
+_MERGED_KEYS = frozenset({"columns", "constants"})
+
+
+def _apply_dialects(
+    raw: dict[str, Any], dialects: dict[str, dict[str, Any]], seen: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """``raw`` with the keys of the dialects it names filled in (recursively)."""
+    names = raw.get("dialect") or []
+    if isinstance(names, str):
+        names = [names]
+    merged: dict[str, Any] = {}
+    for name in [*names, None]:
+        if name is None:
+            layer = {k: v for k, v in raw.items() if k != "dialect"}
+        elif name in seen:
+            raise RegistryError(f"dialect {name!r} refers to itself: {' -> '.join((*seen, name))}")
+        elif name not in dialects:
+            raise RegistryError(f"{raw.get('id') or 'dialect ' + seen[-1]}: unknown dialect {name!r}")
+        else:
+            layer = _apply_dialects(dialects[name] or {}, dialects, (*seen, name))
+        for key, value in layer.items():
+            if key in _MERGED_KEYS and isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+    return merged
+
+
 def _parse_source(raw: dict[str, Any], datasets: dict[str, Dataset]) -> Source:
     sid = raw.get("id") or "?"
+    unknown_keys = sorted(set(raw) - _SOURCE_KEYS)
+    if unknown_keys:
+        raise RegistryError(f"source {sid}: unknown keys {unknown_keys}")
     try:
         src = Source(
             id=raw["id"],
@@ -177,6 +237,8 @@ def _parse_source(raw: dict[str, Any], datasets: dict[str, Dataset]) -> Source:
             owner=raw["owner"],
             schedule=raw["schedule"],
             description=raw.get("description", ""),
+            constants={str(k): str(v) for k, v in (raw.get("constants") or {}).items()},
+            file_pattern=raw.get("file_pattern") or "*",
         )
     except (KeyError, ValueError) as exc:
         raise RegistryError(f"source {sid}: {exc}") from exc
@@ -186,7 +248,13 @@ def _parse_source(raw: dict[str, Any], datasets: dict[str, Dataset]) -> Source:
     bad = sorted(set(src.column_map.values()) - set(ds.column_names))
     if bad:
         raise RegistryError(f"source {sid}: maps to columns {bad} that dataset {ds.name} does not have")
-    missing = sorted(set(ds.required_columns) - set(src.column_map.values()))
+    bad = sorted(set(src.constants) - set(ds.column_names))
+    if bad:
+        raise RegistryError(f"source {sid}: constants for columns {bad} that dataset {ds.name} does not have")
+    both = sorted(set(src.constants) & set(src.column_map.values()))
+    if both:
+        raise RegistryError(f"source {sid}: columns {both} are both mapped and constant")
+    missing = sorted(set(ds.required_columns) - set(src.column_map.values()) - set(src.constants))
     if missing:
         raise RegistryError(f"source {sid}: required columns {missing} of {ds.name} are not mapped")
     if src.prefecture is not None and not (len(src.prefecture) == 4 and src.prefecture.startswith("32")):
@@ -196,9 +264,10 @@ def _parse_source(raw: dict[str, Any], datasets: dict[str, Dataset]) -> Source:
 
 def parse_registry(doc: dict[str, Any]) -> Registry:
     datasets = {name: _parse_dataset(name, spec) for name, spec in (doc.get("datasets") or {}).items()}
+    dialects = doc.get("dialects") or {}
     sources: dict[str, Source] = {}
     for raw in doc.get("sources") or []:
-        src = _parse_source(raw, datasets)
+        src = _parse_source(_apply_dialects(raw, dialects), datasets)
         if src.id in sources:
             raise RegistryError(f"source id {src.id} is declared twice")
         sources[src.id] = src
