@@ -103,7 +103,10 @@ class _ColumnMapper:
         self.header = [h.strip().lstrip("\ufeff") for h in header]
         self.canonical = [source.column_map.get(h) for h in self.header]
         self.drift = [h for h, c in zip(self.header, self.canonical, strict=True) if c is None and h]
-        present = {c for c in self.canonical if c}
+        # Values the sender states once for the whole extract (registry ``constants``, e.g. the CRS
+        # of every coordinate) fill the canonical column when the file does not carry it.
+        self.constants = {k: v for k, v in source.constants.items() if k not in self.canonical}
+        present = {c for c in self.canonical if c} | set(self.constants)
         self.missing_required = [c for c in dataset.required_columns if c not in present]
 
     def split(self, values: list[str | None]) -> tuple[dict[str, str | None], dict[str, str | None]]:
@@ -116,7 +119,7 @@ class _ColumnMapper:
                 fields[canonical] = value
             elif name:
                 extra[name] = value
-        return fields, extra
+        return fields | self.constants, extra
 
 
 def _physical_lines(text: str) -> list[str]:

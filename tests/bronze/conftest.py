@@ -40,6 +40,7 @@ TEST_SOURCES = [
         "encoding": "unknown",
         "date_formats": ["yyyy-MM-dd"],
         "columns": {"cert": "certificate_no", "sfzh": "id_number", "xm": "name", "swrq": "death_date"},
+        "constants": {"cause_code": "R99"},  # stated once for the extract, not per row
         "classification": "core",
         "owner": "省卫生健康委",
         "schedule": "0 3 * * *",

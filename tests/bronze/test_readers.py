@@ -77,6 +77,7 @@ def test_json_lines_detects_encoding_and_flags_bad_records(registry):
     parsed = _parse(registry, "test_deaths_json", data)
     assert parsed.encoding == "gb18030"
     assert parsed.rows[0].fields["name"] == "王五"
+    assert parsed.rows[0].fields["cause_code"] == "R99"  # a registry constant fills the column
     assert parsed.rows[1].reason is Reason.BAD_JSON_RECORD
     assert parsed.file_reason is None
 
