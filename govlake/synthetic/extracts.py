@@ -69,7 +69,6 @@ class Row:
     broken: str = ""  # CSV only: extra_field / missing_field
     date_format: str = ""  # when the row's dates use another of the source's formats
     duplicate_of: Row | None = None
-    extra: dict[str, str] = field(default_factory=dict)  # columns outside the registry (drift)
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,8 @@ class Habits:
     """How a department's system writes files, beyond what the registry declares."""
 
     actual_encoding: str | None = None  # for encoding: unknown
-    parts: int = 1  # files per extract
+    parts: int = 1  # files per extract (at least)
+    rows_per_part: int | None = None  # ... and more when the extract is big: chunks of this size
     truncate_last_part: bool = False
     quote_all: bool = False
     drift_column: tuple[str, int] | None = None  # (header, position) of an undeclared column
@@ -90,13 +90,19 @@ HABITS: dict[str, Habits] = {
     "ps_3207_household": Habits(actual_encoding="gb18030"),
     "ps_3209_household": Habits(actual_encoding="utf-8-sig", sex_codes=True),
     "ps_3210_household": Habits(quote_all=True),
-    "hrss_social_insurance": Habits(parts=3, truncate_last_part=True),
+    "hrss_social_insurance": Habits(parts=3, rows_per_part=20_000, truncate_last_part=True),
     "ca_marriage_registration": Habits(actual_encoding="gbk"),
 }
 
 
 def habits_of(source: Source) -> Habits:
     return HABITS.get(source.id, Habits())
+
+
+def part_count(habits: Habits, rows: int) -> int:
+    if habits.rows_per_part:
+        return max(habits.parts, -(-rows // habits.rows_per_part))
+    return habits.parts
 
 
 def actual_encoding(source: Source) -> str:
@@ -753,7 +759,6 @@ def _copy(original: Row) -> Row:
         original.broken,
         original.date_format,
         original,
-        dict(original.extra),
     )
 
 

@@ -47,6 +47,7 @@ from govlake.synthetic.extracts import (
     build_rows,
     drift_value,
     habits_of,
+    part_count,
 )
 from govlake.synthetic.geo import wgs84_to_gcj02
 from govlake.synthetic.pools import build_pools
@@ -282,11 +283,12 @@ class _Serializer:
         return out
 
 
-def _break_row(values: list[str], columns: list[str], broken: str, delimiter: str) -> list[str]:
+def _break_row(values: list[str], ser: _Serializer, broken: str, delimiter: str) -> list[str]:
     """A row with the wrong field count: a delimiter typed into the address, or the last field gone."""
     if broken == "missing_field":
         return values[:-1]
-    i = next(k for k, c in enumerate(columns) if c in ("address", "registered_address"))
+    reverse = ser.source.canonical_to_source
+    i = next(ser.header.index(reverse[c]) for c in ("address", "registered_address") if c in reverse)
     addr = values[i]
     cut = addr.find("号") + 1 or len(addr) // 2
     values = list(values)
@@ -302,7 +304,7 @@ def write_source(
     habits = habits_of(source)
     encoding = actual_encoding(source)
     rows = build_rows(world, registry, source)
-    parts = apply_mess(world, source, rows, encoding, habits.parts)
+    parts = apply_mess(world, source, rows, encoding, part_count(habits, len(rows)))
     ser = _Serializer(world, source, dataset)
     folder = landing / source.id
     folder.mkdir(parents=True, exist_ok=True)
@@ -322,8 +324,7 @@ def write_source(
             for i, r in enumerate(part):
                 values: list[str] = ser.values(r, as_text=True)  # type: ignore[assignment]
                 if r.broken:
-                    # the drift column shifts nothing here: broken rows are never in a drifting source
-                    values = _break_row(values, ser.columns, r.broken, delimiter)
+                    values = _break_row(values, ser, r.broken, delimiter)
                     raw.add(i)
                 text_rows.append(values)
             cut_at = None

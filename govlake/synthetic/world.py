@@ -468,12 +468,13 @@ class _LegalPersons:
             status = rng.choices(
                 ("存续", "在业", "吊销", "注销"), (55, 10, 15, 20) if old else (80, 10, 3, 7)
             )[0]
-            legacy_only = old and status in ("吊销", "注销") and rng.random() < 0.5
+            legacy_only = old and status in ("吊销", "注销") and rng.random() < 0.35
             if j == 0:
                 status, legacy_only = "吊销", True
             org = self._org_code(new_style=not old)
-            registration_no = ids.make_registration_no(rng, district.code) if old else ""
+            # the registering authority's code as it was then (a district created later: its city)
             uscc_admin = district.code if name_in(district.code, established.year) else pref + "00"
+            registration_no = ids.make_registration_no(rng, uscc_admin) if old else ""
             uscc = "" if legacy_only else ids.make_uscc(kind, uscc_admin, org)
             industry, word = rng.choice(INDUSTRIES[kind])
             form, entity_type = rng.choice(ENTITY_TYPES[kind])
