@@ -1,10 +1,15 @@
 """Validate a Spark DataFrame (in practice: one version of a Delta table) against one suite.
 
-One call = one GX Checkpoint run of the whole suite over the DataFrame, cached once for that run:
-GX bundles the aggregate metrics (null counts, row count) into shared Spark aggregations and runs the
-few per-expectation queries (unexpected examples) against the cache. The result is stored by GX in
-the quality zone, the Data Docs site there is updated, the outcome is appended to the ``validations``
-Delta table (quality zone, one row per run, pass or fail) and returned as a :class:`ValidationOutcome`.
+One call = one GX Checkpoint run of the whole suite over the DataFrame, cached once for that run. The
+run asks GX for unexpected *counts* only (result format SUMMARY with ``partial_unexpected_count=0``):
+GX bundles those into a few shared Spark aggregations, whereas collecting example values costs one
+Spark job per expectation, about three times the jobs of the whole run. Examples are collected
+afterwards, and only when something failed, for just the failed expectations (a second GX pass over the
+cached frame); they are written into the stored result before Data Docs are rebuilt for it.
+
+The result is stored by GX in the quality zone, the Data Docs site there is updated, the outcome is
+appended to the ``validations`` Delta table (quality zone, one row per run, pass or fail) and
+returned as a :class:`ValidationOutcome`.
 
 Failed expectations are logged (logger ``govlake.quality``) as readable text with example values;
 that text is what an Airflow task log shows.
@@ -30,8 +35,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("govlake.quality")
 
-#: How many unexpected values GX collects per expectation (SUMMARY's partial_unexpected_list).
+#: How many unexpected values are collected per failed expectation (SUMMARY's partial_unexpected_list).
 EXAMPLES = 5
+#: Expectations whose unexpected values say nothing (they are all null): no examples are collected.
+NO_EXAMPLES = frozenset({"expect_column_values_to_not_be_null"})
 VALIDATIONS_TABLE = "validations"
 
 
@@ -247,6 +254,55 @@ def _derived_examples(
     return fixed
 
 
+def _config_key(config: Any) -> str:
+    kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
+    return config.type + json.dumps(kwargs, sort_keys=True, default=str)
+
+
+def _add_examples(
+    batch_definition: Any, data: DataFrame, suite: Any, validation_result: Any, derived: Sequence[str]
+) -> bool:
+    """Collect example unexpected values of the failed expectations into ``validation_result``.
+
+    A second GX pass over the cached frame, restricted to the failed expectations that have
+    unexpected rows (derived checks get row examples from the runner, not-null ones need none).
+    Returns whether any result was changed.
+    """
+    import great_expectations as gx
+
+    targets = {
+        _config_key(r.expectation_config): r
+        for r in validation_result.results
+        if not r.success
+        and (r.result or {}).get("unexpected_count")
+        and r.expectation_config.type not in NO_EXAMPLES
+        and r.expectation_config.kwargs.get("column") not in derived
+    }
+    if not targets:
+        return False
+    expectations = [e.copy(deep=True) for e in suite.expectations if _config_key(e.configuration) in targets]
+    for e in expectations:
+        e.id = None
+    details = (
+        batch_definition.get_batch(batch_parameters={"dataframe": data})
+        .validate(
+            gx.ExpectationSuite(name=f"{suite.name}.examples", expectations=expectations),
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES},
+        )
+        .results
+    )
+    changed = False
+    for detail in details:
+        target = targets.get(_config_key(detail.expectation_config))
+        examples = (detail.result or {}).get("partial_unexpected_list")
+        if target is not None and examples:
+            target.result["partial_unexpected_list"] = examples
+            if "partial_unexpected_counts" in detail.result:
+                target.result["partial_unexpected_counts"] = detail.result["partial_unexpected_counts"]
+            changed = True
+    return changed
+
+
 # ----------------------------------------------------------------------------------- validation
 
 
@@ -325,7 +381,8 @@ def validate_dataframe(
                     name=wiring,
                     validation_definitions=[definition],
                     actions=actions if build_docs else [],
-                    result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES},
+                    # counts only: see the module docstring (examples come after, if anything failed)
+                    result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0},
                 )
             )
             try:
@@ -339,6 +396,14 @@ def validate_dataframe(
                 ctx.checkpoints.delete(wiring)
                 ctx.validation_definitions.delete(wiring)
             key, validation_result = next(iter(result.run_results.items()))
+            if not validation_result.success:
+                t0 = time.perf_counter()
+                derived = list(resolved.example_columns)
+                if _add_examples(batch_definition, data, gx_suite, validation_result, derived):
+                    ctx.validation_results_store.set(key, validation_result)
+                    if build_docs:
+                        ctx.build_data_docs(site_names=[gx_context.DOCS_SITE], resource_identifiers=[key])
+                timings["examples"] = time.perf_counter() - t0
             docs_url = None
             if build_docs:
                 urls = ctx.get_docs_sites_urls(resource_identifier=key, site_name=gx_context.DOCS_SITE)
