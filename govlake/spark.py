@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from govlake.config import REPO_ROOT, Settings, load_settings
+from govlake.config import REPO_ROOT, S3Settings, Settings, load_settings
 
 if TYPE_CHECKING:  # pyspark is imported lazily so light callers (CLI help, DAG parsing) stay fast
     from pyspark.sql import SparkSession
@@ -48,19 +48,40 @@ def spark_conf(settings: Settings) -> dict[str, str]:
     }
     if settings.is_s3:
         assert settings.s3 is not None
-        conf |= {
-            "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
-            "spark.hadoop.fs.s3a.endpoint": settings.s3.endpoint,
-            "spark.hadoop.fs.s3a.endpoint.region": settings.s3.region,
-            "spark.hadoop.fs.s3a.path.style.access": "true",
-            "spark.hadoop.fs.s3a.connection.ssl.enabled": str(
-                settings.s3.endpoint.startswith("https")
-            ).lower(),
-            "spark.hadoop.fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
-            "spark.hadoop.fs.s3a.access.key": settings.s3.access_key,
-            "spark.hadoop.fs.s3a.secret.key": settings.s3.secret_key,
-        }
+        conf["spark.hadoop.fs.s3a.impl"] = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+        conf |= {f"spark.hadoop.{key}": value for key, value in s3a_options(settings.s3).items()}
     return conf
+
+
+def s3a_options(s3: S3Settings) -> dict[str, str]:
+    """Hadoop S3A options (``fs.s3a.*``, without Spark's ``spark.hadoop.`` prefix) for one endpoint.
+
+    ``spark_conf`` applies them to every bucket; ``govlake.objectstore.s3a_bucket_options`` scopes
+    them to one bucket (``fs.s3a.bucket.<name>.*``) on an already running session.
+
+    Against SeaweedFS 4.48 (infra/objectstore/) Hadoop 3.5.0's S3A needs nothing beyond these:
+    tests/objectstore verifies that the defaults it relies on work there, namely conditional
+    create (``fs.s3a.create.conditional.enabled``, If-None-Match: *), multipart upload
+    (``fs.s3a.multipart.uploads.enabled``), bulk DeleteObjects with Content-MD5
+    (``fs.s3a.multiobjectdelete.enable``, ``fs.s3a.request.md5.header``), the analytics input
+    stream that is 3.5.0's default (``fs.s3a.input.stream.type``: HEAD, ranged and vectored GETs)
+    and ETag change detection (GET with If-Match). Request checksums are off by default in 3.5.0
+    (``fs.s3a.checksum.generation=false``); SeaweedFS accepts the CRC32 checksums boto3 sends by
+    default anyway. Revisit this with a new Hadoop or SeaweedFS.
+    """
+    return {
+        "fs.s3a.endpoint": s3.endpoint,
+        # Signing region: S3A cannot infer it from a custom endpoint (it would fall back to
+        # us-east-2); keep it the region boto3 signs with.
+        "fs.s3a.endpoint.region": s3.region,
+        # http://host:port/bucket/key: a loopback endpoint has no per-bucket DNS names.
+        "fs.s3a.path.style.access": "true",
+        "fs.s3a.connection.ssl.enabled": str(s3.endpoint.startswith("https")).lower(),
+        # Only the keys below: never instance metadata, profiles or other chains of the SDK.
+        "fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+        "fs.s3a.access.key": s3.access_key,
+        "fs.s3a.secret.key": s3.secret_key,
+    }
 
 
 def get_spark(settings: Settings | None = None, app_name: str = "govlake") -> SparkSession:
