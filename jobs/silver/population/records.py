@@ -1,0 +1,195 @@
+"""Bronze population extracts -> standardized person records (one row per person mention).
+
+Each population dataset mentions persons in its own way: a household row is one resident, a birth
+certificate one newborn, a marriage registration two spouses. ``PERSON_MENTIONS`` says, per
+dataset, which canonical columns describe which person; everything after that is the same rules
+for every source (jobs/silver/rules).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+
+@dataclass(frozen=True)
+class Mention:
+    """How one person appears in a dataset's row: person attribute -> canonical column."""
+
+    role: str
+    columns: Mapping[str, str]
+    observed_at: str | None = None  # the row's own date that says when the facts were true
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+PERSON_MENTIONS: dict[str, tuple[Mention, ...]] = {
+    "household_registration": (
+        Mention(
+            "resident",
+            {
+                "id_number": "id_number",
+                "name": "name",
+                "sex": "sex",
+                "birth_date": "birth_date",
+                "address": "address",
+                "admin_code": "admin_code",
+                "phone": "phone",
+                "ethnicity": "ethnicity",
+            },
+            observed_at="registered_on",
+        ),
+    ),
+    "birth_records": (
+        Mention(
+            "newborn",
+            {
+                "id_number": "id_number",
+                "name": "name",
+                "sex": "sex",
+                "birth_date": "birth_date",
+                "admin_code": "birthplace_admin_code",
+            },
+            observed_at="birth_date",
+        ),
+    ),
+    "death_records": (
+        Mention(
+            "deceased",
+            {
+                "id_number": "id_number",
+                "name": "name",
+                "sex": "sex",
+                "birth_date": "birth_date",
+                "address": "address",
+                "death_date": "death_date",
+            },
+            observed_at="death_date",
+        ),
+    ),
+    "social_insurance_enrollment": (
+        Mention(
+            "insured",
+            {
+                "id_number": "id_number",
+                "name": "name",
+                "sex": "sex",
+                "birth_date": "birth_date",
+                "address": "address",
+                "phone": "phone",
+            },
+            observed_at="enrolled_on",
+        ),
+    ),
+    "marriage_registration": (
+        Mention(
+            "husband",
+            {"id_number": "husband_id_number", "name": "husband_name"},
+            observed_at="registered_on",
+            extra={"sex": "1"},
+        ),
+        Mention(
+            "wife",
+            {"id_number": "wife_id_number", "name": "wife_name"},
+            observed_at="registered_on",
+            extra={"sex": "2"},
+        ),
+    ),
+}
+
+PERSON_ATTRIBUTES = (
+    "id_number",
+    "name",
+    "sex",
+    "birth_date",
+    "address",
+    "admin_code",
+    "phone",
+    "ethnicity",
+    "death_date",
+)
+DATE_ATTRIBUTES = ("birth_date", "death_date")
+
+
+def _mentions(bronze: DataFrame, dataset: str) -> DataFrame:
+    """One row per person mention, attributes still as sent (strings)."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    frames = []
+    for mention in PERSON_MENTIONS[dataset]:
+        cols: list[Column] = [
+            F.concat_ws(
+                "|", "_source_id", "_file_hash", F.col("_row_number").cast("string"), F.lit(mention.role)
+            ).alias("record_key"),
+            F.lit(dataset).alias("dataset"),
+            F.lit(mention.role).alias("role"),
+            *[F.col(c) for c in ("_source_id", "_prefecture", "_file_hash", "_row_number", "_ingested_at")],
+            (F.col(mention.observed_at) if mention.observed_at else F.lit(None).cast("string")).alias(
+                "observed_raw"
+            ),
+        ]
+        for attr in PERSON_ATTRIBUTES:
+            if attr in mention.columns:
+                cols.append(F.col(mention.columns[attr]).alias(f"{attr}_raw"))
+            elif attr in mention.extra:
+                cols.append(F.lit(mention.extra[attr]).alias(f"{attr}_raw"))
+            else:
+                cols.append(F.lit(None).cast("string").alias(f"{attr}_raw"))
+        frames.append(bronze.select(*cols))
+    return reduce(lambda a, b: a.unionByName(b), frames)
+
+
+def standardize_mentions(mentions: DataFrame, date_formats: Sequence[str]) -> DataFrame:
+    """Apply the population rules to raw mentions: the columns the base library and matching use."""
+    from pyspark.sql import functions as F
+
+    from jobs.silver.rules.dates import parse_date
+    from jobs.silver.rules.identity import citizen_id, id_cross_checks, normalize_sex
+    from jobs.silver.rules.phones import phone as parse_phone
+    from jobs.silver.rules.text import clean_spaces, fold_fullwidth, normalize_person_name
+
+    idn = citizen_id(F.col("id_number_raw"))
+    stated_birth = parse_date(F.col("birth_date_raw"), date_formats).getField("date")
+    checks = id_cross_checks(idn, stated_birth, F.col("sex_raw"))
+    phone = parse_phone(F.col("phone_raw"))
+    admin = F.regexp_replace(fold_fullwidth(F.col("admin_code_raw")), r"\s", "")
+    return mentions.select(
+        "record_key",
+        "dataset",
+        "role",
+        F.col("_source_id").alias("source_id"),
+        F.col("_prefecture").alias("prefecture"),
+        F.col("_file_hash").alias("file_hash"),
+        F.col("_row_number").alias("row_number"),
+        F.coalesce(
+            parse_date(F.col("observed_raw"), date_formats).getField("date"), F.to_date("_ingested_at")
+        ).alias("observed_at"),
+        F.col("id_number_raw"),
+        F.when(idn.is_valid, idn.id).alias("id_number"),
+        idn.is_valid.alias("id_valid"),
+        idn.invalid_reason.alias("id_invalid_reason"),
+        normalize_person_name(F.col("name_raw")).alias("name"),
+        F.coalesce(idn.sex, normalize_sex(F.col("sex_raw"))).alias("sex"),
+        F.coalesce(idn.birth_date, stated_birth).alias("birth_date"),
+        checks.birth_date_conflict.alias("birth_date_conflict"),
+        checks.sex_conflict.alias("sex_conflict"),
+        F.when(admin.rlike(r"^\d{6}$"), admin).alias("admin_code"),
+        idn.admin_code.alias("birthplace_code"),  # from the ID: where the person was first registered
+        clean_spaces(fold_fullwidth(F.col("address_raw"))).alias("address"),
+        phone.getField("phone").alias("phone"),
+        clean_spaces(F.col("ethnicity_raw")).alias("ethnicity"),
+        parse_date(F.col("death_date_raw"), date_formats).getField("date").alias("death_date"),
+    )
+
+
+def person_records(bronze_by_dataset: Mapping[str, DataFrame], date_formats: Sequence[str]) -> DataFrame:
+    """All population bronze tables -> standardized person records (pure: DataFrames in and out)."""
+    from functools import reduce
+
+    frames = [_mentions(df, name) for name, df in bronze_by_dataset.items() if name in PERSON_MENTIONS]
+    return standardize_mentions(reduce(lambda a, b: a.unionByName(b), frames), date_formats)
