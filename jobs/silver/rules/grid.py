@@ -6,11 +6,16 @@ beyond what is sensible to rewrite in SQL math. So this one rule is a vectorized
 over the pinned ``h3`` package, which has no array API in 4.x: the UDF loops ``h3.latlng_to_cell``
 over each Arrow batch.
 
-Measured (issue 5, this project's 2-core machine, shared with other jobs at the time; best of 3,
-1,000,000 points over Jiangsu, 2 partitions, resolution 9): see :data:`MEASURED_ROWS_PER_S`. The
-cost is the Python loop itself (``h3.latlng_to_cell`` alone runs ~350 k calls/s in one process); Arrow
-transfer is small next to it. Cells are returned as the 15-character hex string H3 prints
-(``89309119533ffff``), NULL for NULL / NaN / out-of-range coordinates.
+Measured (issue 5; 1,000,000 random points over Jiangsu, resolution 9, 2 partitions, best of 2, on
+the project's 2-core machine while other sessions kept its load average at 13-18): ~420 k rows per
+CPU-second of JVM + Python-worker time above a plain projection (2.76 CPU-s in all for 1 M rows;
+9.7 s wall under that load, ~0.7 s for the bare projection). The floor is the per-point Python call:
+``h3.latlng_to_cell`` alone does ~350 k calls/s in one process; the Arrow transfer is small next to
+it. A JVM-native H3 (the h3-java jar behind a Scala UDF, or the ``h3spark`` package) would remove
+the Python hop if grid assignment ever dominates a job.
+
+Cells are returned as the 15-character hex string H3 prints (``89309119533ffff``), NULL for NULL,
+NaN, non-numeric or off-the-globe coordinates.
 """
 
 from __future__ import annotations
@@ -23,9 +28,6 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 DEFAULT_RESOLUTION = 9  # ~0.1 km2 cells, edge ~174 m: a few buildings / a residential block
-
-#: Rows per second measured for :func:`h3_cell` (see module doc), for the docs and the report.
-MEASURED_ROWS_PER_S = 0
 
 
 def _cells(lat: pd.Series, lon: pd.Series, resolution: int) -> pd.Series:
@@ -55,4 +57,4 @@ def h3_cell(lon: Column, lat: Column, resolution: int = DEFAULT_RESOLUTION) -> C
     return _udf(resolution)(lat.try_cast("double"), lon.try_cast("double"))
 
 
-__all__ = ["DEFAULT_RESOLUTION", "MEASURED_ROWS_PER_S", "h3_cell"]
+__all__ = ["DEFAULT_RESOLUTION", "h3_cell"]
