@@ -6,6 +6,7 @@ nothing is downloaded when Spark starts.
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,10 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         # Managed tables (dbt, SQL endpoint) live under the lake, not in the current directory.
         "spark.sql.warehouse.dir": f"{settings.storage_root.rstrip('/')}/warehouse",
         "spark.driver.memory": "4g",
+        # Python workers (pandas UDFs) must run this interpreter, which has pandas and pyarrow,
+        # not whatever `python3` is first on PATH.
+        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.driver.python": sys.executable,
     }
     if settings.is_s3:
         assert settings.s3 is not None
