@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
-from govlake.config import Zone, load_settings
+from govlake.cli_generate import generate
+from govlake.config import REPO_ROOT, Zone, load_settings
 
 app = typer.Typer(help="govlake: the province's government data lake.", no_args_is_help=True)
+app.command("generate")(generate)
 
 
 @app.command()
@@ -52,6 +54,47 @@ def _print_accounting(result: dict) -> None:
         f"in={result.get('rows_in', '-')} accepted={result.get('rows_accepted', '-')} "
         f"quarantined={result.get('rows_quarantined', '-')}"
     )
+
+
+@app.command()
+def silver() -> None:
+    """Build the base libraries (population, legal persons, geography) from bronze."""
+    from jobs.pipeline import build_silver
+
+    for library, counts in build_silver().items():
+        typer.echo(f"{library:<14} {json.dumps(counts, ensure_ascii=False, default=str)}")
+
+
+@app.command()
+def run(
+    scale: Annotated[int, typer.Option(min=20, help="true persons to generate")] = 20_000,
+    seed: Annotated[int, typer.Option(help="generator seed")] = 0,
+) -> None:
+    """The whole pipeline on the configured lake: generate -> land -> bronze -> silver.
+
+    Extracts are generated under .data/generated/ (with their ground truth), delivered into the
+    lake's landing zone as departments would upload them, then ingested and standardized.
+    Re-running with the same seed changes nothing: every file is recognised by its hash.
+    """
+    from pathlib import Path
+
+    from jobs.pipeline import build_silver, deliver_extracts, ingest_all
+
+    settings = load_settings()
+    generated = REPO_ROOT / ".data" / "generated"
+    typer.echo(f"1/4 generating {scale} persons' extracts (seed {seed}) into {generated}")
+    generate(scale=scale, out=Path(generated), seed=seed, quiet=True)
+    typer.echo(
+        f"2/4 delivering {deliver_extracts(generated / 'landing', settings)} files to "
+        f"{settings.zone(Zone.LANDING)}"
+    )
+    typer.echo("3/4 landing and loading bronze")
+    for result in ingest_all(settings):
+        _print_accounting(result)
+    typer.echo("4/4 building the base libraries")
+    for library, counts in build_silver(settings).items():
+        typer.echo(f"    {library:<14} {json.dumps(counts, ensure_ascii=False, default=str)}")
+    typer.echo(f"done: tables under {settings.storage_root} (govlake config lists the zones)")
 
 
 if __name__ == "__main__":

@@ -43,3 +43,18 @@ def ingest_all(settings: Settings | None = None) -> list[dict[str, Any]]:
     for source_id in load_registry().sources:
         results.extend(ingest_source(source_id, settings))
     return results
+
+
+def build_silver(settings: Settings | None = None) -> dict[str, Any]:
+    """Build the three base libraries in dependency order (persons before legal representatives,
+    both before grid-cell counts)."""
+    from jobs.silver.geography.build import build_geography
+    from jobs.silver.legal_persons.build import build_legal_persons
+    from jobs.silver.population.build import build_population
+
+    settings = settings or load_settings()
+    return {
+        "population": build_population(settings),
+        "legal_persons": build_legal_persons(settings),
+        "geography": build_geography(settings),
+    }

@@ -1,0 +1,178 @@
+"""Build the geography library: admin divisions, address points in WGS84 with H3 cells, cell counts.
+
+Tables (silver zone, geography/):
+  admin_divisions   province -> city -> district from the GB/T 2260 gazetteer (govlake.reference),
+                    with ``in_extract`` saying whether the province's own admin-division extract
+                    (bronze) lists the code and ``name_in_extract`` where its name differs
+  address_points    every valid point: WGS84 coordinates (GCJ-02 converted), H3 cell, admin codes
+  grid_cells        per H3 cell: address points, current persons and legal persons whose
+                    standardized address is one of the cell's points (for grid-based governance)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from govlake.config import Settings, Zone, load_settings
+from govlake.spark import get_spark
+from jobs.bronze.load import bronze_table_uri
+from jobs.silver.tables import upsert_changed
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+
+def table_uri(settings: Settings, name: str) -> str:
+    return settings.table_path(Zone.SILVER, "geography", name)
+
+
+def gazetteer_frame(spark: SparkSession) -> DataFrame:
+    """The current Jiangsu admin-division hierarchy as a DataFrame (reference data, not an extract)."""
+    from govlake.reference.admin_divisions import jiangsu_divisions
+
+    rows = [(d.code, d.name, d.level.value, d.parent_code) for d in jiangsu_divisions()]
+    return spark.createDataFrame(rows, "code string, name string, level string, parent_code string")
+
+
+def admin_divisions(gazetteer: DataFrame, extract: DataFrame | None) -> DataFrame:
+    """Gazetteer rows with the province's extract cross-checked against them (pure)."""
+    from pyspark.sql import functions as F
+
+    if extract is None:
+        return gazetteer.withColumn("in_extract", F.lit(False)).withColumn(
+            "name_in_extract", F.lit(None).cast("string")
+        )
+    sent = extract.select(
+        F.regexp_replace(F.trim("code"), r"\s", "").alias("code"), F.trim("name").alias("_sent_name")
+    ).dropDuplicates(["code"])
+    return gazetteer.join(sent, "code", "left").select(
+        "code",
+        "name",
+        "level",
+        "parent_code",
+        F.col("_sent_name").isNotNull().alias("in_extract"),
+        F.when(F.col("_sent_name") != F.col("name"), F.col("_sent_name")).alias("name_in_extract"),
+    )
+
+
+def address_points(bronze: DataFrame, divisions: DataFrame, resolution: int = 9) -> DataFrame:
+    """Standardize address points: WGS84, H3 cell, admin code checked against the gazetteer (pure)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from jobs.silver.rules.coordinates import to_wgs84
+    from jobs.silver.rules.grid import h3_cell
+    from jobs.silver.rules.text import clean_spaces, fold_fullwidth
+
+    wgs = to_wgs84(F.col("longitude"), F.col("latitude"), F.col("crs"))
+    points = bronze.select(
+        F.trim("address_id").alias("address_id"),
+        clean_spaces(fold_fullwidth(F.col("address"))).alias("address"),
+        F.regexp_replace(F.trim("admin_code"), r"\s", "").alias("admin_code"),
+        F.upper(F.col("crs")).alias("crs_sent"),
+        wgs.lon.alias("lon_wgs84"),
+        wgs.lat.alias("lat_wgs84"),
+        wgs.invalid_reason.alias("invalid_reason"),
+        wgs.out_of_china.alias("out_of_china"),
+        F.col("_source_id").alias("source_id"),
+        F.col("_ingested_at").alias("ingested_at"),
+    )
+    # A point sent more than once: the latest delivery wins, deterministically.
+    latest = Window.partitionBy("address_id").orderBy(F.col("ingested_at").desc(), "address", "lon_wgs84")
+    points = points.withColumn("_n", F.row_number().over(latest)).where("_n = 1").drop("_n")
+    districts = divisions.where("level = 'district'").select(
+        F.col("code").alias("admin_code"), F.lit(True).alias("admin_code_known")
+    )
+    return (
+        points.join(districts, "admin_code", "left")
+        .withColumn("admin_code_known", F.coalesce("admin_code_known", F.lit(False)))
+        .withColumn(
+            "h3_cell",
+            F.when(
+                F.col("invalid_reason").isNull(), h3_cell(F.col("lon_wgs84"), F.col("lat_wgs84"), resolution)
+            ),
+        )
+        .withColumn("city_code", F.concat(F.substring("admin_code", 1, 4), F.lit("00")))
+    )
+
+
+def grid_cells(points: DataFrame, persons: DataFrame | None, legal_persons: DataFrame | None) -> DataFrame:
+    """Per H3 cell: address points, persons and legal persons located by exact standardized address."""
+    from pyspark.sql import functions as F
+
+    located = (
+        points.where(F.col("h3_cell").isNotNull()).select("address", "h3_cell").dropDuplicates(["address"])
+    )
+    cells = (
+        points.where(F.col("h3_cell").isNotNull())
+        .groupBy("h3_cell")
+        .agg(
+            F.count("*").alias("address_points"), F.first("admin_code", ignorenulls=True).alias("admin_code")
+        )
+    )
+    for name, df, address_col in (
+        ("persons", persons, "address"),
+        ("legal_persons", legal_persons, "registered_address"),
+    ):
+        if df is None:
+            cells = cells.withColumn(name, F.lit(0).cast("long"))
+            continue
+        counts = (
+            df.select(F.col(address_col).alias("address"))
+            .join(located, "address")
+            .groupBy("h3_cell")
+            .agg(F.count("*").alias(name))
+        )
+        cells = cells.join(counts, "h3_cell", "left").withColumn(
+            name, F.coalesce(F.col(name), F.lit(0)).cast("long")
+        )
+    return cells
+
+
+def build_geography(settings: Settings | None = None, resolution: int = 9) -> dict[str, Any]:
+    """Rebuild the geography library from the gazetteer and bronze; returns counts of what changed."""
+    from delta.tables import DeltaTable
+
+    from jobs.silver.legal_persons.build import table_uri as legal_uri
+    from jobs.silver.population.build import table_uri as population_uri
+
+    settings = settings or load_settings()
+    spark = get_spark(settings)
+
+    def current(path: str) -> DataFrame | None:
+        return (
+            spark.read.format("delta").load(path).where("is_current")
+            if DeltaTable.isDeltaTable(spark, path)
+            else None
+        )
+
+    def bronze(name: str) -> DataFrame | None:
+        path = bronze_table_uri(name, settings)
+        return spark.read.format("delta").load(path) if DeltaTable.isDeltaTable(spark, path) else None
+
+    divisions = admin_divisions(gazetteer_frame(spark), bronze("admin_divisions"))
+    counts: dict[str, Any] = {
+        "admin_divisions": upsert_changed(spark, table_uri(settings, "admin_divisions"), divisions, ["code"])
+    }
+    raw_points = bronze("address_points")
+    if raw_points is not None:
+        points = address_points(raw_points, divisions, resolution).cache()
+        try:
+            counts["address_points"] = upsert_changed(
+                spark, table_uri(settings, "address_points"), points, ["address_id"]
+            )
+            cells = grid_cells(
+                points,
+                current(population_uri(settings, "persons")),
+                current(legal_uri(settings, "legal_persons")),
+            )
+            counts["grid_cells"] = upsert_changed(
+                spark, table_uri(settings, "grid_cells"), cells, ["h3_cell"]
+            )
+        finally:
+            points.unpersist()
+    log.info("geography library: %s", counts)
+    return counts

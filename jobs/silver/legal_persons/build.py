@@ -1,0 +1,297 @@
+"""Build the legal-persons library: extract -> standardize -> link old codes -> survive -> load.
+
+Legal persons are identified deterministically: the unified social credit code (USCC) is the key.
+Records that carry only a legacy identifier are mapped to a USCC through what other records say:
+an organization code is embedded in every USCC (characters 9-17), a legacy registration number is
+mapped where some record carries both, and as a last resort a normalized name that belongs to
+exactly one USCC. A record that maps to nothing keeps a key of its own (``ORG:``, ``REG:``, ``NAME:``)
+and is flagged ``uscc_resolved = false``.
+
+Tables (silver zone, legal_persons/): ``records`` (every mention, standardized), ``crosswalk``
+(record -> legal_person_id, method), ``legal_persons`` (golden, SCD type 2).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from govlake.config import Settings, Zone, load_settings
+from govlake.registry import load_registry
+from govlake.spark import get_spark
+from jobs.bronze.load import bronze_table_uri
+from jobs.silver.history import apply_scd2
+from jobs.silver.survivorship import survive, trust_ranks
+from jobs.silver.tables import upsert_changed
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+log = logging.getLogger(__name__)
+
+GOLDEN_ATTRIBUTES = (
+    "uscc",
+    "name",
+    "legal_representative_name",
+    "legal_representative_person_id",
+    "registered_address",
+    "admin_code",
+    "industry_code",
+    "entity_type",
+    "status",
+    "established_on",
+    "phone",
+)
+# Registration statuses as sent -> one vocabulary (国家企业信用信息公示系统 wording).
+STATUS_VOCABULARY = {
+    "存续": "active",
+    "在业": "active",
+    "开业": "active",
+    "正常": "active",
+    "吊销": "revoked",
+    "吊销，未注销": "revoked",
+    "注销": "deregistered",
+    "迁出": "moved_out",
+    "撤销": "cancelled",
+}
+NO_STRING = "CAST(NULL AS STRING)"
+
+
+def table_uri(settings: Settings, name: str) -> str:
+    return settings.table_path(Zone.SILVER, "legal_persons", name)
+
+
+def _status(col: str):  # -> Column
+    from pyspark.sql import functions as F
+
+    mapping = F.create_map(*[F.lit(x) for kv in STATUS_VOCABULARY.items() for x in kv])
+    cleaned = F.regexp_replace(F.trim(F.col(col)), r"\s", "")
+    return F.coalesce(mapping[cleaned], F.when(cleaned.isNotNull(), F.lit("other")))
+
+
+def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str]) -> DataFrame:
+    """Every mention of a legal person in bronze, standardized (pure: DataFrames in and out)."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    from jobs.silver.rules.dates import parse_date
+    from jobs.silver.rules.identity import citizen_id
+    from jobs.silver.rules.legal_identity import legal_id, org_code, registration_no, uscc
+    from jobs.silver.rules.phones import phone as parse_phone
+    from jobs.silver.rules.text import (
+        clean_spaces,
+        fold_fullwidth,
+        normalize_enterprise_name,
+        normalize_person_name,
+    )
+
+    def base(df: DataFrame, role: str) -> list:
+        return [
+            F.concat_ws(
+                "|", "_source_id", "_file_hash", F.col("_row_number").cast("string"), F.lit(role)
+            ).alias("record_key"),
+            F.col("_source_id").alias("source_id"),
+            F.col("_prefecture").alias("prefecture"),
+            F.to_date("_ingested_at").alias("ingested_on"),
+        ]
+
+    frames = []
+    if "enterprise_registration" in bronze:
+        df = bronze["enterprise_registration"]
+        u, o, g = (
+            uscc(F.col("uscc")),
+            org_code(F.col("organization_code")),
+            registration_no(F.col("registration_no")),
+        )
+        rep = citizen_id(F.col("legal_representative_id_number"))
+        frames.append(
+            df.select(
+                *base(df, "enterprise"),
+                F.lit("enterprise_registration").alias("dataset"),
+                F.when(u.is_valid, u.uscc).alias("uscc"),
+                F.col("uscc").alias("uscc_raw"),
+                u.invalid_reason.alias("uscc_invalid_reason"),
+                F.coalesce(F.when(u.is_valid, u.org_code), F.when(o.is_valid, o.org_code)).alias("org_code"),
+                F.when(g.is_valid, g.registration_no).alias("registration_no"),
+                normalize_enterprise_name(F.col("name")).alias("name"),
+                normalize_person_name(F.col("legal_representative_name")).alias("legal_representative_name"),
+                F.when(rep.is_valid, rep.id).alias("legal_representative_id_number"),
+                clean_spaces(fold_fullwidth(F.col("registered_address"))).alias("registered_address"),
+                F.coalesce(
+                    F.when(F.col("admin_code").rlike(r"^\d{6}$"), F.col("admin_code")),
+                    F.when(u.is_valid, u.admin_code),
+                ).alias("admin_code"),
+                F.upper(F.regexp_replace(fold_fullwidth(F.col("industry_code")), r"\s", "")).alias(
+                    "industry_code"
+                ),
+                clean_spaces(F.col("entity_type")).alias("entity_type"),
+                _status("status").alias("status"),
+                parse_date(F.col("established_on"), date_formats).getField("date").alias("established_on"),
+                F.expr(NO_STRING).alias("phone"),
+            )
+        )
+    if "taxpayer_registry" in bronze:
+        df = bronze["taxpayer_registry"]
+        t = legal_id(F.col("taxpayer_id"))
+        frames.append(
+            df.select(
+                *base(df, "taxpayer"),
+                F.lit("taxpayer_registry").alias("dataset"),
+                F.when(t.is_valid & (t.kind == "USCC"), t.id).alias("uscc"),
+                F.col("taxpayer_id").alias("uscc_raw"),
+                t.invalid_reason.alias("uscc_invalid_reason"),
+                t.org_code.alias("org_code"),
+                F.when(t.is_valid & (t.kind == "REGISTRATION_NO"), t.id).alias("registration_no"),
+                normalize_enterprise_name(F.col("name")).alias("name"),
+                normalize_person_name(F.col("legal_representative_name")).alias("legal_representative_name"),
+                F.expr(NO_STRING).alias("legal_representative_id_number"),
+                clean_spaces(fold_fullwidth(F.col("address"))).alias("registered_address"),
+                F.expr(NO_STRING).alias("admin_code"),
+                F.expr(NO_STRING).alias("industry_code"),
+                clean_spaces(F.col("taxpayer_type")).alias("entity_type"),
+                F.expr(NO_STRING).alias("status"),
+                F.lit(None).cast("date").alias("established_on"),
+                parse_phone(F.col("phone")).getField("phone").alias("phone"),
+            )
+        )
+    if "social_insurance_enrollment" in bronze:
+        df = bronze["social_insurance_enrollment"].where(
+            F.col("employer_uscc").isNotNull() | F.col("employer_name").isNotNull()
+        )
+        e = legal_id(F.col("employer_uscc"))
+        nulls = [
+            "legal_representative_name",
+            "legal_representative_id_number",
+            "registered_address",
+            "admin_code",
+            "industry_code",
+            "entity_type",
+            "status",
+            "phone",
+        ]
+        frames.append(
+            df.select(
+                *base(df, "employer"),
+                F.lit("social_insurance_enrollment").alias("dataset"),
+                F.when(e.is_valid & (e.kind == "USCC"), e.id).alias("uscc"),
+                F.col("employer_uscc").alias("uscc_raw"),
+                e.invalid_reason.alias("uscc_invalid_reason"),
+                e.org_code.alias("org_code"),
+                F.when(e.is_valid & (e.kind == "REGISTRATION_NO"), e.id).alias("registration_no"),
+                normalize_enterprise_name(F.col("employer_name")).alias("name"),
+                *[F.expr(NO_STRING).alias(c) for c in nulls],
+                F.lit(None).cast("date").alias("established_on"),
+            )
+        )
+    return reduce(lambda a, b: a.unionByName(b), frames)
+
+
+def link_legal_persons(mentions: DataFrame) -> DataFrame:
+    """record_key -> legal_person_id and how: uscc, org_code, registration_no, name, or unresolved."""
+    from pyspark.sql import functions as F
+
+    with_uscc = mentions.where(F.col("uscc").isNotNull())
+
+    def unique_map(key: str) -> DataFrame:
+        # A legacy key maps to a USCC only when it points at exactly one.
+        return (
+            with_uscc.where(F.col(key).isNotNull())
+            .groupBy(key)
+            .agg(F.countDistinct("uscc").alias("n"), F.min("uscc").alias(f"uscc_by_{key}"))
+            .where("n = 1")
+            .drop("n")
+        )
+
+    linked = (
+        mentions.join(unique_map("org_code"), "org_code", "left")
+        .join(unique_map("registration_no"), "registration_no", "left")
+        .join(unique_map("name"), "name", "left")
+    )
+    method = (
+        F.when(F.col("uscc").isNotNull(), F.lit("uscc"))
+        .when(F.col("uscc_by_org_code").isNotNull(), F.lit("org_code"))
+        .when(F.col("uscc_by_registration_no").isNotNull(), F.lit("registration_no"))
+        .when(F.col("uscc_by_name").isNotNull(), F.lit("name"))
+        .otherwise(F.lit("unresolved"))
+    )
+    fallback = F.coalesce(
+        F.concat(F.lit("ORG:"), F.col("org_code")),
+        F.concat(F.lit("REG:"), F.col("registration_no")),
+        F.concat(
+            F.lit("NAME:"), F.substring(F.sha2(F.coalesce(F.col("name"), F.col("record_key")), 256), 1, 16)
+        ),
+    )
+    return linked.select(
+        "record_key",
+        "source_id",
+        F.coalesce("uscc", "uscc_by_org_code", "uscc_by_registration_no", "uscc_by_name", fallback).alias(
+            "legal_person_id"
+        ),
+        method.alias("match_method"),
+    )
+
+
+def build_legal_persons(settings: Settings | None = None, *, as_of: datetime | None = None) -> dict[str, Any]:
+    """Rebuild the legal-persons library from bronze; returns counts of what changed."""
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    from jobs.silver.population.build import date_formats_of
+    from jobs.silver.population.build import table_uri as population_uri
+
+    settings = settings or load_settings()
+    spark = get_spark(settings)
+    names = ("enterprise_registration", "taxpayer_registry", "social_insurance_enrollment")
+    bronze = {
+        n: spark.read.format("delta").load(bronze_table_uri(n, settings))
+        for n in names
+        if DeltaTable.isDeltaTable(spark, bronze_table_uri(n, settings))
+    }
+    if "enterprise_registration" not in bronze:
+        raise RuntimeError("no enterprise_registration bronze table yet: ingest extracts first")
+    mentions = legal_person_mentions(bronze, date_formats_of(list(bronze))).cache()
+    try:
+        crosswalk = link_legal_persons(mentions)
+        linked = mentions.join(crosswalk.select("record_key", "legal_person_id"), "record_key").withColumn(
+            "observed_at", F.coalesce("established_on", "ingested_on")
+        )
+        persons_path = population_uri(settings, "persons")
+        if DeltaTable.isDeltaTable(spark, persons_path):
+            people = (
+                spark.read.format("delta")
+                .load(persons_path)
+                .where("is_current")
+                .select(
+                    F.col("id_number").alias("legal_representative_id_number"),
+                    F.col("person_id").alias("legal_representative_person_id"),
+                )
+            )
+            linked = linked.join(people, "legal_representative_id_number", "left")
+        else:
+            linked = linked.withColumn("legal_representative_person_id", F.lit(None).cast("string"))
+        golden = survive(
+            linked,
+            key="legal_person_id",
+            attributes=GOLDEN_ATTRIBUTES,
+            ranks=trust_ranks(load_registry(), GOLDEN_ATTRIBUTES),
+        )
+        golden = golden.select("legal_person_id", *GOLDEN_ATTRIBUTES)
+        as_of = as_of or datetime.now(UTC)
+        counts = {
+            "records": upsert_changed(spark, table_uri(settings, "records"), mentions, ["record_key"]),
+            "crosswalk": upsert_changed(spark, table_uri(settings, "crosswalk"), crosswalk, ["record_key"]),
+            "legal_persons": apply_scd2(
+                spark,
+                table_uri(settings, "legal_persons"),
+                golden,
+                key="legal_person_id",
+                tracked=GOLDEN_ATTRIBUTES,
+                as_of=as_of,
+            ),
+        }
+    finally:
+        mentions.unpersist()
+    log.info("legal-persons library: %s", counts)
+    return counts
