@@ -18,7 +18,7 @@ def generate(
         int, typer.Option(min=20, help="number of true persons (legal persons: scale/10)")
     ] = 100_000,
     out: Annotated[Path, typer.Option(help="output directory: OUT/landing/<source_id>/, OUT/truth/")] = Path(
-        "generated"
+        ".data/generated"
     ),
     seed: Annotated[int, typer.Option(help="random seed: the same seed gives byte-identical files")] = 0,
     workers: Annotated[
