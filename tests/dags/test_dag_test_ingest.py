@@ -1,5 +1,5 @@
 """End to end without a scheduler: ``dag.test()`` runs generated ingestion DAGs (land -> mapped load ->
-publish) on hand-made extracts and the lake holds exactly the expected rows.
+publish) on hand-made extracts and the lake holds exactly the expected rows; then the smoke DAG.
 
 TODO(issue 4): once the synthetic generator lands, add a variant over generated extracts for every
 registry source, asserting the generator's known per-file row counts.
@@ -56,7 +56,7 @@ def test_dag_test_loads_exact_rows(dag_registry_path: Path, tmp_path: Path):
     result = tmp_path / "result.json"
     migrate = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)
     assert migrate.returncode == 0, migrate.stderr[-3000:]
-    dag_ids = ["ingest__dagtest_household_3205", "ingest__dagtest_deaths_json"]
+    dag_ids = ["ingest__dagtest_household_3205", "ingest__dagtest_deaths_json", "platform__smoke"]
     proc = subprocess.run(
         [sys.executable, SCRIPT, DAGS_DIR, result, *dag_ids],
         env=env,
@@ -73,6 +73,7 @@ def test_dag_test_loads_exact_rows(dag_registry_path: Path, tmp_path: Path):
     assert [t[1:3] for t in loads] == [[0, "success"], [1, "success"]]
     assert sorted(t[3].split(" ")[0] for t in loads) == ["sz_1.csv", "sz_2.csv"]
     assert out["runs"]["ingest__dagtest_deaths_json"]["state"] == "success"
+    assert out["runs"]["platform__smoke"]["state"] == "success"  # Spark + Delta smoke, same session
 
     assert out["bronze"] == {
         "household_registration": {"dagtest_household_3205": 4},
