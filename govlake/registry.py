@@ -30,6 +30,8 @@ import yaml
 from govlake.config import REPO_ROOT
 
 DEFAULT_REGISTRY = REPO_ROOT / "registry" / "sources.yaml"
+# libyaml's safe loader when built in: every DAG file parse reads the registry (~60 ms -> ~7 ms).
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class Library(StrEnum):
@@ -277,7 +279,7 @@ def parse_registry(doc: dict[str, Any]) -> Registry:
 @cache
 def _load(path: Path) -> Registry:
     with path.open(encoding="utf-8") as fh:
-        return parse_registry(yaml.safe_load(fh))
+        return parse_registry(yaml.load(fh, Loader=_YAML_LOADER))
 
 
 def load_registry(path: Path | str | None = None) -> Registry:

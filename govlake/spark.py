@@ -6,6 +6,7 @@ nothing is downloaded when Spark starts.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from typing import TYPE_CHECKING
@@ -47,9 +48,8 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.sql.warehouse.dir": f"{settings.storage_root.rstrip('/')}/warehouse",
         "spark.driver.memory": "4g",
         # Python workers (pandas UDFs) must run this interpreter, which has pandas and pyarrow,
-        # not whatever `python3` is first on PATH.
+        # not whatever `python3` is first on PATH (a cluster's spark-submit reads this key).
         "spark.pyspark.python": sys.executable,
-        "spark.pyspark.driver.python": sys.executable,
     }
     if settings.is_s3:
         assert settings.s3 is not None
@@ -102,6 +102,8 @@ def get_spark(settings: Settings | None = None, app_name: str = "govlake") -> Sp
         active = SparkSession.getActiveSession()
         if active is not None:
             return active
+        # PySpark picks the worker interpreter from the environment, not from the session conf.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = SparkSession.builder.master(settings.spark_master).appName(app_name)
         for key, value in spark_conf(settings).items():
             builder = builder.config(key, value)
