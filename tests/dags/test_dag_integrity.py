@@ -14,6 +14,22 @@ import pytest
 from dagtest_sources import DAG_TEST_SOURCES, DAGS_DIR
 
 PROBE = Path(__file__).with_name("_probe_dags.py")
+#: Standardization DAGs -> the assets any one of which triggers them ("*population*": PERSON_MENTIONS).
+STANDARDIZE_INPUTS = {
+    "silver__population": {"*population*"},
+    "silver__legal_persons": {
+        "bronze.enterprise_registration",
+        "bronze.taxpayer_registry",
+        "bronze.social_insurance_enrollment",
+        "silver.population",
+    },
+    "silver__geography": {
+        "bronze.address_points",
+        "bronze.admin_divisions",
+        "silver.population",
+        "silver.legal_persons",
+    },
+}
 PARSE_CPU_BUDGET_S = 1.0  # CPU time of parsing one DAG file (what the file itself costs)
 PARSE_WALL_BUDGET_S = 3.0  # wall time, looser: the test machine is shared with Spark jobs
 
@@ -61,7 +77,7 @@ def test_no_heavy_library_imported_at_parse_time(probe):
 def test_one_ingest_dag_per_registry_source(probe):
     expected = {f"ingest__{s['id']}" for s in DAG_TEST_SOURCES}
     assert set(probe["files"]["ingest.py"]["dags"]) == expected
-    assert set(probe["folder"]["dag_ids"]) == expected | {"platform__smoke"}
+    assert set(probe["folder"]["dag_ids"]) == expected | {"platform__smoke"} | set(STANDARDIZE_INPUTS)
 
 
 def test_task_runner_parses_only_its_own_dag(probe):
@@ -95,6 +111,47 @@ def test_smoke_dag_shape(probe):
     dag = probe["files"]["smoke.py"]["dags"]["platform__smoke"]
     assert dag["schedule"] is None and dag["catchup"] is False
     assert dag["tasks"]["run_smoke"]["pool"] == "spark"
+
+
+@pytest.mark.parametrize("dag_id", sorted(STANDARDIZE_INPUTS))
+def test_standardize_dag_shape(probe, dag_id):
+    library = dag_id.removeprefix("silver__")
+    dag = probe["files"]["standardize.py"]["dags"][dag_id]
+    assert dag["schedule"] is None  # asset-triggered, no cron
+    assert dag["catchup"] is False and dag["max_active_runs"] == 1
+    assert f"silver.{library}" in dag["doc_md"] and "AssetAny" in dag["doc_md"]
+    assert {"standardize", "silver", f"library:{library}"} <= set(dag["tags"])
+    tasks = dag["tasks"]
+    assert set(tasks) == {"build", "publish"}
+    assert tasks["build"]["pool"] == "spark" and tasks["build"]["outlets"] == []
+    assert tasks["publish"]["upstream"] == ["build"]
+    assert tasks["publish"]["outlets"] == [f"silver.{library}"]
+    for task in tasks.values():
+        assert not task["mapped"]
+        assert task["retries"] >= 1 and task["retry_exponential_backoff"] > 1
+        assert task["on_failure_callback"] and task["doc"]
+
+
+def test_standardize_dags_run_when_any_input_asset_is_updated():
+    from airflow.sdk import Asset, AssetAny
+
+    sys.path.insert(0, str(DAGS_DIR))
+    try:
+        from govlake_dags.standardize import build_all
+    finally:
+        sys.path.remove(str(DAGS_DIR))
+    from jobs.silver.population.records import PERSON_MENTIONS
+
+    dags = build_all()
+    assert set(dags) == set(STANDARDIZE_INPUTS)
+    for dag_id, expected in STANDARDIZE_INPUTS.items():
+        if expected == {"*population*"}:
+            expected = {f"bronze.{name}" for name in PERSON_MENTIONS}
+        condition = dags[dag_id].timetable.asset_condition
+        assert isinstance(condition, AssetAny), f"{dag_id}: {condition!r} (a list would wait for all)"
+        assert all(isinstance(a, Asset) for a in condition.objects)
+        assert {a.name for a in condition.objects} == expected, dag_id
+    assert len(build_all("silver__geography")) == 1  # a task runner builds only its own DAG
 
 
 def test_failure_callback_logs_task_source_and_exception():
