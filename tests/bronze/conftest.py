@@ -72,7 +72,7 @@ def test_registry_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def registry(test_registry_path: Path):
-    """The test registry, active (via $GOVLAKE_REGISTRY) for one module only: later modules see the real one."""
+    """The test registry, active (via $GOVLAKE_REGISTRY) for one module only; later ones see the real one."""
     from govlake.registry import load_registry
 
     with pytest.MonkeyPatch.context() as mp:
