@@ -42,22 +42,27 @@ def survive(
     Adds ``<attribute>__source`` (the winning record's key) for lineage: a quality officer can
     always ask why the golden record says what it says.
     """
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    out = records.select(key).distinct()
+    # One aggregation for all attributes (one shuffle): per attribute, the minimum of
+    # struct(rank, age, tiebreak, value) over non-null values is the winner, as structs compare
+    # field by field. Age is days before a far-future date, so the most recent record is smallest.
+    age = F.coalesce(F.datediff(F.lit("9999-12-31"), F.col(recency_col)), F.lit(2**30))
+    picks = []
     for attr in attributes:
         rank = F.lit(UNRANKED)
         for dataset, value in sorted(ranks[attr].items()):
             rank = F.when(F.col(dataset_col) == dataset, F.lit(value)).otherwise(rank)
-        order = Window.partitionBy(key).orderBy(
-            rank, F.col(recency_col).desc_nulls_last(), F.col(tiebreak_col)
+        candidate = F.struct(
+            rank.alias("r"), age.alias("a"), F.col(tiebreak_col).alias("k"), F.col(attr).alias("v")
         )
-        winner = (
-            records.where(F.col(attr).isNotNull())
-            .withColumn("_pick", F.row_number().over(order))
-            .where("_pick = 1")
-            .select(key, F.col(attr), F.col(tiebreak_col).alias(f"{attr}__source"))
-        )
-        out = out.join(winner, key, "left")
-    return out
+        picks.append(F.min(F.when(F.col(attr).isNotNull(), candidate)).alias(f"_{attr}"))
+    winners = records.groupBy(key).agg(*picks)
+    return winners.select(
+        key,
+        *[
+            col
+            for attr in attributes
+            for col in (F.col(f"_{attr}.v").alias(attr), F.col(f"_{attr}.k").alias(f"{attr}__source"))
+        ],
+    )
