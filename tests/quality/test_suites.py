@@ -137,7 +137,10 @@ def test_province_level_sources_may_have_no_prefecture(spark):
         "_file_hash string, _row_number int, _ingested_at string"
     )
     ok = spark.createDataFrame([row("ad_prov", None, 1), row("ad_3201", "3201", 1)], schema)
+    ok.cache()
     assert validate_dataframe(ok, suite, table="t.ok", record=False, build_docs=False).success
+    assert ok.storageLevel.useMemory  # the caller's cache is left in place
+    ok.unpersist()
     bad = spark.createDataFrame([row("ad_prov", None, 1), row("ad_3201", None, 1)], schema)
     outcome = validate_dataframe(bad, suite, table="t.bad", record=False, build_docs=False)
     assert [(o.column, o.unexpected_count) for o in outcome.failed] == [("_prefecture", 1)]
