@@ -46,9 +46,9 @@ the same comparisons and Splink's Scala UDF jar is not needed on the Spark class
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import Iterable
@@ -326,7 +326,8 @@ def _train(db_api: DatabaseAPI, table: SplinkDataFrame, seed: int) -> tuple[dict
     linker = Linker(table, _settings(prior), log_level=None)
     # u: all pairs when there are few, else a deterministic hash sample (seeded).
     max_pairs = float(min(U_MAX_PAIRS, max(1, n * (n - 1) // 2)))
-    linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+    # One chunk: Splink's early-stopping probe costs a pass per chunk (a dozen Spark jobs each).
+    linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed, num_chunks=1)
     if label_pairs >= MIN_LABEL_PAIRS:
         linker.training.estimate_m_from_label_column("id_person_id")
         model = _blend_priors(linker.misc.save_model_to_json(), PRIOR_M, PRIOR_WEIGHT)
@@ -548,17 +549,38 @@ def _link_duckdb(spark: SparkSession, prepared: DataFrame, threshold: float, see
     return _LinkOutput(assigned_df, pairs, conflicts, model, how, clock.timings)
 
 
+def _checkpoint_dir(spark: SparkSession) -> str:
+    """The SparkContext's checkpoint dir; on a local master, a temp dir is set if there is none.
+
+    Splink breaks lineage by writing its intermediate tables as parquet there. Caching instead
+    ("persist") keeps every plan, and the connected-components loop re-analyses them per
+    iteration: minutes and then an OutOfMemoryError on a 1k-record graph here. On a cluster the
+    dir must be on shared storage, so it is the job's to set (``sc.setCheckpointDir``).
+    """
+    sc = spark.sparkContext
+    current = sc._jsc.sc().getCheckpointDir()
+    if current.isEmpty():
+        if not sc.master.startswith("local"):
+            raise RuntimeError(
+                "backend='spark' needs a checkpoint dir on shared storage: call "
+                "spark.sparkContext.setCheckpointDir(...) first"
+            )
+        sc.setCheckpointDir(os.path.join(tempfile.gettempdir(), "govlake-splink-checkpoints"))
+        current = sc._jsc.sc().getCheckpointDir()
+    return str(current.get())
+
+
 def _link_spark(spark: SparkSession, prepared: DataFrame, threshold: float, seed: int) -> _LinkOutput:
     """Splink's Spark backend on the caller's session (the cluster path)."""
     from splink import SparkAPI
 
     clock = _Stopwatch()
-    has_checkpoint_dir = not spark.sparkContext._jsc.sc().getCheckpointDir().isEmpty()
+    checkpoint_dir = _checkpoint_dir(spark)
+    files_before, views_before = _splink_files(spark, checkpoint_dir), _splink_views(spark)
     shuffle = int(spark.conf.get("spark.sql.shuffle.partitions", "8"))
     db_api = SparkAPI(
         spark_session=spark,
-        # "parquet" needs a checkpoint dir; without one, persisting keeps the lineage short enough.
-        break_lineage_method="parquet" if has_checkpoint_dir else "persist",
+        break_lineage_method="parquet",
         num_partitions_on_repartition=max(1, shuffle),
         register_udfs_automatically=False,  # built-in functions only: no Scala UDF jar needed
     )
@@ -568,18 +590,41 @@ def _link_spark(spark: SparkSession, prepared: DataFrame, threshold: float, seed
         assigned, pairs, conflicts, model, how = _link(db_api, table, threshold, seed, clock)
         assigned_df = assigned.as_spark_dataframe().localCheckpoint(eager=True)
     finally:
-        _drop_spark_tables(spark, db_api)
+        _drop_spark_tables(spark, checkpoint_dir, files_before, views_before)
         spark.catalog.dropTempView(table.physical_name)
     clock.lap("from_backend")
     return _LinkOutput(assigned_df, pairs, conflicts, model, how, clock.timings)
 
 
-def _drop_spark_tables(spark: SparkSession, db_api: DatabaseAPI) -> None:
-    """Uncache and drop the temp views Splink made (cached tables would outlive the run)."""
-    for name in list(getattr(db_api, "_created_tables", ())):
-        with contextlib.suppress(Exception):  # a table Splink never cached: nothing to undo
-            spark.catalog.uncacheTable(name)
-    db_api.delete_tables_created_by_splink_from_db()
+def _splink_files(spark: SparkSession, checkpoint_dir: str) -> set[str]:
+    """Names of Splink's parquet tables currently in the checkpoint dir."""
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(checkpoint_dir)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(path):
+        return set()
+    names = (status.getPath().getName() for status in fs.listStatus(path))
+    return {n for n in names if n.startswith("__splink__")}
+
+
+def _splink_views(spark: SparkSession) -> set[str]:
+    return {t.name for t in spark.catalog.listTables() if t.isTemporary and t.name.startswith("__splink__")}
+
+
+def _drop_spark_tables(
+    spark: SparkSession, checkpoint_dir: str, files_before: set[str], views_before: set[str]
+) -> None:
+    """Drop the temp views Splink made and delete the parquet files it wrote during this run.
+
+    Splink itself drops only some of them (its Spark tables are views over checkpoint files).
+    """
+    for name in sorted(_splink_views(spark) - views_before):
+        spark.catalog.dropTempView(name)
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    for name in sorted(_splink_files(spark, checkpoint_dir) - files_before):
+        path = jvm.org.apache.hadoop.fs.Path(f"{checkpoint_dir.rstrip('/')}/{name}")
+        path.getFileSystem(conf).delete(path, True)
 
 
 # --- entry points ---------------------------------------------------------------------------------
