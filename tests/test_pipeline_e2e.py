@@ -11,7 +11,8 @@ import pytest
 
 from govlake.registry import load_registry
 
-pytestmark = pytest.mark.slow
+# The silver fixture builds all three libraries inside one test's budget: allow for a slow machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 # Truth reasons the bronze loader itself must catch (the rest are silver's business: bad checksums).
 BRONZE_REASONS = {"truncated_file", "truncated_row", "wrong_field_count"}
