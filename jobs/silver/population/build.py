@@ -38,17 +38,6 @@ GOLDEN_ATTRIBUTES = (
     "admin_code",
     "phone",
 )
-MATCH_COLUMNS = (
-    "record_key",
-    "source_id",
-    "id_number",
-    "name",
-    "birth_date",
-    "sex",
-    "admin_code",
-    "address",
-    "phone",
-)
 
 
 def table_uri(settings: Settings, name: str) -> str:
@@ -72,7 +61,7 @@ def build_population(
     """Rebuild the population library from bronze; returns row counts of what changed."""
     from delta.tables import DeltaTable
 
-    from jobs.silver.population.resolve import resolve_persons
+    from jobs.silver.population.resolve import REQUIRED_COLUMNS, resolve_persons
 
     settings = settings or load_settings()
     spark = get_spark(settings)
@@ -87,7 +76,7 @@ def build_population(
         raise RuntimeError("no population bronze table exists yet: ingest extracts first")
     records = person_records(bronze, date_formats_of(list(bronze))).cache()
     try:
-        resolution = resolve_persons(spark, records.select(*MATCH_COLUMNS), backend=backend)
+        resolution = resolve_persons(spark, records.select(*REQUIRED_COLUMNS), backend=backend)
         crosswalk = resolution.crosswalk.select(
             "record_key", "source_id", "person_id", "match_method", "match_probability"
         )
