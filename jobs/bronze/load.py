@@ -254,7 +254,7 @@ def load_file(source_id: str, file_hash: str, settings: Settings | None = None) 
                 f"{source_id} file {meta.original_name} ({file_hash}): {rows_in} rows in but "
                 f"{n_accepted} accepted + {n_quarantined} quarantined; nothing was written"
             )
-        if parsed.file_reason is Reason.EMPTY_FILE:
+        if parsed.file_reason is Reason.EMPTY_FILE or rows_in == 0:  # e.g. a header and no rows
             status = "EMPTY"
         elif parsed.file_reason is not None:
             status = "REJECTED"
