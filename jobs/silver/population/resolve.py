@@ -103,6 +103,7 @@ REQUIRED_COLUMNS = (
     "address",
     "phone",
 )
+UNKNOWN_SEX = ("0", "9", "未知", "未说明", "未知的性别", "未说明的性别")
 CROSSWALK_DDL = (
     "record_key string, source_id string, person_id string, match_method string, match_probability double"
 )
@@ -145,7 +146,7 @@ class ResolutionResult:
     seconds: float
     #: Seconds per stage: prepare, to_backend, train, block_and_score, cluster, from_backend, assemble.
     timings: dict[str, float]
-    #: How m was trained: "labels" (ID-sharing records) or "em".
+    #: How m was trained: "labels" (ID-sharing records), "em", or "none" (no records).
     m_training: str
     #: The trained Splink model (settings dict with m/u), to audit or to re-score without training.
     model: dict[str, Any] = field(repr=False)
@@ -186,6 +187,8 @@ def _prepare(records: DataFrame, salt: str) -> DataFrame:
         F.col("birth_date").cast("date"), F.when(valid, F.try_to_date(F.substring(idn, 7, 8), "yyyyMMdd"))
     )
     house = F.regexp_extract(address, r"^(.*?号)", 1)
+    phone = F.regexp_replace(text("phone"), r"\D", "")
+    sex = text("sex")
     return records.select(
         F.col("record_key").cast("string").alias("unique_id"),
         F.col("source_id").cast("string").alias("source_id"),
@@ -194,12 +197,13 @@ def _prepare(records: DataFrame, salt: str) -> DataFrame:
         F.substring(name, 1, 1).alias("surname"),
         F.when(F.length(name) > 1, F.substring(name, 2, 64)).alias("given_name"),
         F.date_format(birth, "yyyy-MM-dd").alias("birth_date"),
-        text("sex").alias("sex"),
+        # GB/T 2261.1 "0" unknown / "9" unstated say nothing: two of them must not agree.
+        F.when(~sex.isin(*UNKNOWN_SEX), sex).alias("sex"),
         admin.alias("admin_code"),
         F.substring(admin, 1, 4).alias("prefecture"),
         address.alias("address"),
         F.when(house != "", house).alias("address_house"),
-        F.regexp_replace(text("phone"), r"\D", "").alias("phone"),
+        F.when(phone != "", phone).alias("phone"),
     )
 
 
@@ -668,6 +672,19 @@ def resolve_persons(
         if int(counts["keys"]) != n_records:
             raise ValueError(f"record_key is not unique: {n_records} records, {counts['keys']} distinct keys")
         clock.lap("prepare")
+        if n_records == 0:
+            return ResolutionResult(
+                crosswalk=spark.createDataFrame([], CROSSWALK_DDL),
+                backend=backend,
+                threshold=threshold,
+                pairs_compared=0,
+                records_by_method=dict.fromkeys(MATCH_METHODS, 0),
+                conflicts_split=0,
+                seconds=time.perf_counter() - started,
+                timings=clock.timings,
+                m_training="none",
+                model={},
+            )
         link = (_link_duckdb if backend == "duckdb" else _link_spark)(spark, prepared, threshold, seed)
         clock._last = time.perf_counter()
 

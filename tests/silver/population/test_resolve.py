@@ -20,6 +20,7 @@ from jobs.silver.population.resolve import (
     METHOD_ID,
     METHOD_PROBABILISTIC,
     METHOD_SINGLETON,
+    _prepare,
     _split_conflicts,
     match_quality,
     person_id_salt,
@@ -196,3 +197,34 @@ def test_match_quality_counts_pairs(spark):
     assert q["precision"] == pytest.approx(1 / 3)
     assert q["recall"] == pytest.approx(1 / 2)
     assert q["records_by_method"] == {METHOD_ID: 1, METHOD_PROBABILISTIC: 2, METHOD_SINGLETON: 1}
+
+
+def test_empty_input_gives_an_empty_crosswalk(spark, records):
+    res = resolve_persons(spark, records.limit(0))
+    assert res.crosswalk.count() == 0
+    assert res.crosswalk.columns == [
+        "record_key",
+        "source_id",
+        "person_id",
+        "match_method",
+        "match_probability",
+    ]
+    assert res.pairs_compared == 0
+
+
+def test_prepare_blanks_unknowns_and_fills_birth_date_from_the_id(spark):
+    import datetime as dt
+
+    idn = syn.citizen_id("320102", dt.date(1990, 5, 17), 123)
+    rows = [
+        ("k1", "s", idn, "张伟", None, "9", "320102", "南京市玄武区中山路12号3幢201室", "--"),
+        ("k2", "s", "12345", " ", dt.date(1991, 1, 2), "1", "", "  ", "138-0000-0000"),
+    ]
+    out = {r["unique_id"]: r for r in _prepare(spark.createDataFrame(rows, syn.RECORD_DDL), "salt").collect()}
+    k1, k2 = out["k1"], out["k2"]
+    assert k1["id_person_id"].startswith("P") and k1["birth_date"] == "1990-05-17"
+    assert (k1["sex"], k1["phone"], k1["surname"], k1["given_name"]) == (None, None, "张", "伟")
+    assert (k1["prefecture"], k1["address_house"]) == ("3201", "南京市玄武区中山路12号")
+    assert k2["id_person_id"] is None  # not a valid 18-character ID: linked probabilistically
+    assert (k2["name"], k2["admin_code"], k2["address"], k2["sex"]) == (None, None, None, "1")
+    assert (k2["birth_date"], k2["phone"]) == ("1991-01-02", "13800000000")
