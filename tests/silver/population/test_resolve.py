@@ -228,3 +228,11 @@ def test_prepare_blanks_unknowns_and_fills_birth_date_from_the_id(spark):
     assert k2["id_person_id"] is None  # not a valid 18-character ID: linked probabilistically
     assert (k2["name"], k2["admin_code"], k2["address"], k2["sex"]) == (None, None, None, "1")
     assert (k2["birth_date"], k2["phone"]) == ("1991-01-02", "13800000000")
+
+
+def test_records_that_all_carry_ids_need_no_probabilistic_links(spark, records):
+    with_ids = records.filter("id_number is not null")
+    res = resolve_persons(spark, with_ids)
+    n = with_ids.count()
+    assert res.records_by_method == {METHOD_ID: n, METHOD_PROBABILISTIC: 0, METHOD_SINGLETON: 0}
+    assert res.pairs_compared == 0
