@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from govlake.cli_generate import generate
-from govlake.config import REPO_ROOT, Zone, load_settings
+from govlake.config import REPO_ROOT, Settings, Zone, load_settings
 
 app = typer.Typer(help="govlake: the province's government data lake.", no_args_is_help=True)
 app.command("generate")(generate)
@@ -58,11 +58,41 @@ def _print_accounting(result: dict) -> None:
 
 @app.command()
 def silver() -> None:
-    """Build the base libraries (population, legal persons, geography) from bronze."""
-    from jobs.pipeline import build_silver
+    """Build the base libraries from bronze, each through its quality gate (publish only if valid)."""
+    _build_and_gate(load_settings(), indent="")
 
-    for library, counts in build_silver().items():
-        typer.echo(f"{library:<14} {json.dumps(counts, ensure_ascii=False, default=str)}")
+
+def _build_and_gate(settings: Settings, indent: str) -> None:
+    """Build and gate each library, printing what was written and published; exit 1 on a failed gate."""
+    from jobs.pipeline import build_and_gate_silver
+    from jobs.quality.gate import QualityGateFailed
+
+    try:
+        for run in build_and_gate_silver(settings):
+            typer.echo(f"{indent}{run.library:<14} {json.dumps(run.counts, ensure_ascii=False, default=str)}")
+            for line in run.gate.report().splitlines():
+                typer.echo(f"{indent}    {line}")
+            typer.echo(
+                f"{indent}    build {run.build_seconds:.1f}s, gate {run.gate.seconds:.1f}s:"
+                f" validation costs {run.validation_to_build:.2f}x the build"
+            )
+    except QualityGateFailed as failed:
+        typer.echo(f"{indent}QUALITY GATE FAILED: nothing of this library was published;", err=True)
+        typer.echo(f"{indent}the previously published versions are still the ones served.", err=True)
+        typer.echo(str(failed), err=True)
+        _print_report_locations(settings)
+        raise typer.Exit(1) from None
+
+
+def _print_report_locations(settings: Settings) -> None:
+    from jobs.quality.context import data_docs_index
+    from jobs.quality.gate import publications_path
+    from jobs.quality.gx_runner import validations_path
+
+    typer.echo("reports:")
+    typer.echo(f"  Data Docs (validation reports) {data_docs_index(settings)}")
+    typer.echo(f"  validations history (Delta)    {validations_path(settings)}")
+    typer.echo(f"  publications (Delta)           {publications_path(settings)}")
 
 
 @app.command()
@@ -70,7 +100,7 @@ def run(
     scale: Annotated[int, typer.Option(min=20, help="true persons to generate")] = 20_000,
     seed: Annotated[int, typer.Option(help="generator seed")] = 0,
 ) -> None:
-    """The whole pipeline on the configured lake: generate -> land -> bronze -> silver.
+    """The whole pipeline on the configured lake: generate -> land -> bronze -> silver -> quality gates.
 
     Extracts are generated under .data/generated/ (with their ground truth), delivered into the
     lake's landing zone as departments would upload them, then ingested and standardized.
@@ -78,7 +108,7 @@ def run(
     """
     from pathlib import Path
 
-    from jobs.pipeline import build_silver, deliver_extracts, ingest_all
+    from jobs.pipeline import deliver_extracts, ingest_all
 
     settings = load_settings()
     generated = REPO_ROOT / ".data" / "generated"
@@ -91,9 +121,9 @@ def run(
     typer.echo("3/4 landing and loading bronze")
     for result in ingest_all(settings):
         _print_accounting(result)
-    typer.echo("4/4 building the base libraries")
-    for library, counts in build_silver(settings).items():
-        typer.echo(f"    {library:<14} {json.dumps(counts, ensure_ascii=False, default=str)}")
+    typer.echo("4/4 building the base libraries, each through its quality gate")
+    _build_and_gate(settings, indent="    ")
+    _print_report_locations(settings)
     typer.echo(f"done: tables under {settings.storage_root} (govlake config lists the zones)")
 
 

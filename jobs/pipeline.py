@@ -7,6 +7,9 @@ so a newcomer can run everything with one command and no servers.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,16 +48,53 @@ def ingest_all(settings: Settings | None = None) -> list[dict[str, Any]]:
     return results
 
 
-def build_silver(settings: Settings | None = None) -> dict[str, Any]:
-    """Build the three base libraries in dependency order (persons before legal representatives,
-    both before grid-cell counts)."""
+def library_builders() -> dict[str, Callable[[Settings], dict[str, Any]]]:
+    """The base libraries' build functions in dependency order (persons before legal
+    representatives, both before grid-cell counts)."""
     from jobs.silver.geography.build import build_geography
     from jobs.silver.legal_persons.build import build_legal_persons
     from jobs.silver.population.build import build_population
 
-    settings = settings or load_settings()
     return {
-        "population": build_population(settings),
-        "legal_persons": build_legal_persons(settings),
-        "geography": build_geography(settings),
+        "population": build_population,
+        "legal_persons": build_legal_persons,
+        "geography": build_geography,
     }
+
+
+def build_silver(settings: Settings | None = None) -> dict[str, Any]:
+    """Build the three base libraries in dependency order, without the quality gate."""
+    settings = settings or load_settings()
+    return {library: build(settings) for library, build in library_builders().items()}
+
+
+@dataclass(frozen=True)
+class LibraryRun:
+    """One library built and gated: what the build wrote, what the gate published, and the cost."""
+
+    library: str
+    counts: dict[str, Any]
+    build_seconds: float
+    gate: Any  # jobs.quality.gate.GateResult
+
+    @property
+    def validation_to_build(self) -> float:
+        """Seconds spent validating per second spent building (the gate's relative cost)."""
+        return self.gate.seconds / self.build_seconds if self.build_seconds else 0.0
+
+
+def build_and_gate_silver(settings: Settings | None = None) -> Iterator[LibraryRun]:
+    """Build each base library, then pass it through its quality gate before the next one.
+
+    A library that fails its gate raises :class:`jobs.quality.gate.QualityGateFailed` and the run
+    stops there: nothing of it is published and the libraries after it are not built (they would be
+    built on unpublished data), exactly as the Airflow DAGs do. The previous publications stay in force.
+    """
+    from jobs.quality.gate import gate_library
+
+    settings = settings or load_settings()
+    for library, build in library_builders().items():
+        started = time.perf_counter()
+        counts = build(settings)
+        build_seconds = time.perf_counter() - started
+        yield LibraryRun(library, counts, build_seconds, gate_library(library, settings=settings))

@@ -1,7 +1,8 @@
 """The standardization DAGs: one ``silver__<library>`` DAG per base library, scheduled on assets.
 
     build (pool ``spark``: bronze -> standardize -> resolve -> survive -> silver Delta tables)
-      ->  publish (one event on ``silver.<library>`` with the build's counts, when rows were written)
+      ->  gate (pool ``spark``: validate the new table versions; publish them only if all pass)
+      ->  publish (one event on ``silver.<library>`` with the counts, when a new version was published)
 
 A library is rebuilt when **any** of its inputs is updated (``AssetAny``: a plain list of assets
 would wait for all of them). Inputs, in dependency order:
@@ -12,9 +13,12 @@ would wait for all of them). Inputs, in dependency order:
     silver__geography      address-point / admin-division bronze, or either silver asset above
                            (grid cells count persons and legal persons)
 
-``publish`` skips (no event) when the build wrote nothing, so a rebuild on unchanged inputs does not
-cascade into the downstream libraries. The work lives in ``jobs.silver.<library>.build``; the tasks
-only call it.
+``gate`` fails (no retry: bad data does not heal by waiting) when any table of the library fails its
+suite; its log names the failed expectations with examples, nothing is published, readers keep the
+previously published versions and, with no event, the downstream libraries do not run. ``publish``
+skips (no event) when nothing new was published, so a rebuild on unchanged inputs does not cascade
+into the downstream libraries. The work lives in ``jobs.silver.<library>.build`` and
+``jobs.quality.gate``; the tasks only call them.
 """
 
 from __future__ import annotations
@@ -136,8 +140,10 @@ inputs writes nothing.
 {listed}
 
 **Tasks**: `build` (pool `{SPARK_POOL}`, retries with backoff, timeout {lib.execution_timeout}) →
-`publish` (one event on `{asset.name}` at `{asset.uri}`, the build's counts as its extra; skipped,
-so nothing downstream runs, when no row was written).
+`gate` (validates every new table version against its suite in `expectations/`; publishes them only
+if all pass, otherwise fails without retry and the previous publications stay in force) →
+`publish` (one event on `{asset.name}` at `{asset.uri}`, the counts as its extra; skipped, so
+nothing downstream runs, when nothing new was published).
 
 Defined in `dags/govlake_dags/standardize.py`.
 """
@@ -174,17 +180,39 @@ def build_standardize_dag(lib: Library) -> DAG:
             log.info("%s: %d row(s) written: %s", lib.dag_id, rows_written(counts), counts)
             return counts
 
+        @task(task_id="gate", pool=SPARK_POOL, retries=0, multiple_outputs=False)
+        def gate(counts: dict[str, Any]) -> dict[str, Any]:
+            """Validate the library's new table versions; publish them only if every one passed."""
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from jobs.quality.gate import QualityGateFailed, gate_library
+
+            try:
+                result = gate_library(lib.name)
+            except QualityGateFailed as failed:
+                log.error("%s", failed)  # every failed expectation, with examples
+                raise AirflowFailException(
+                    f"{lib.name}: quality gate failed for {', '.join(o.target for o in failed.outcomes)};"
+                    " nothing published, the previous versions are still served"
+                ) from failed
+            log.info("%s", result.report())
+            return {
+                "build": counts,
+                "published": {p.table: p.delta_version for p in result.published},
+                "gate_seconds": round(result.seconds, 1),
+            }
+
         @task(task_id="publish", outlets=[asset], multiple_outputs=False)
-        def publish(counts: dict[str, Any], outlet_events: Any = None) -> dict[str, Any]:
-            """Emit one event on the silver asset with the counts, unless nothing was written."""
+        def publish(gated: dict[str, Any], outlet_events: Any = None) -> dict[str, Any]:
+            """Emit one event on the silver asset with the counts, unless nothing new was published."""
             from airflow.sdk.exceptions import AirflowSkipException
 
-            if not rows_written(counts):
-                raise AirflowSkipException(f"{lib.name}: nothing changed; no event on {asset.name}")
-            outlet_events[asset].extra = counts
-            return counts
+            if not gated["published"]:
+                raise AirflowSkipException(f"{lib.name}: nothing new published; no event on {asset.name}")
+            outlet_events[asset].extra = gated
+            return gated
 
-        publish(build())
+        publish(gate(build()))
 
     return standardize()
 

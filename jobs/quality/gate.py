@@ -30,11 +30,18 @@ PUBLICATIONS_TABLE = "publications"
 
 
 class QualityGateFailed(RuntimeError):
-    """A table version failed its suite and was not published. ``outcome`` has the details."""
+    """Table versions failed their suites and were not published.
 
-    def __init__(self, outcome: ValidationOutcome) -> None:
-        self.outcome = outcome
-        super().__init__(f"not published: {outcome.report()}")
+    ``outcomes`` has every failed validation (``outcome`` the first), each with its failed
+    expectations and examples.
+    """
+
+    def __init__(self, *outcomes: ValidationOutcome) -> None:
+        if not outcomes:
+            raise ValueError("QualityGateFailed needs at least one failed validation")
+        self.outcomes = outcomes
+        self.outcome = outcomes[0]
+        super().__init__("not published: " + "\n".join(o.report() for o in outcomes))
 
 
 class NotPublished(LookupError):
@@ -101,33 +108,33 @@ def publish_if_valid(
     outcome = validate_table_version(spark, table_name, table_path, suite, version=version, settings=settings)
     if not outcome.success:
         raise QualityGateFailed(outcome)
-    publication = Publication(
-        table=table_name,
-        table_path=table_path,
-        delta_version=version,
-        suite=outcome.suite,
-        run_id=outcome.run_id,
-        validated_at=outcome.validated_at,
-        published_at=datetime.now(UTC),
-        summary=outcome.summary(),
-    )
-    row = spark.createDataFrame(
-        [
-            (
-                publication.table,
-                publication.table_path,
-                publication.delta_version,
-                publication.suite,
-                publication.run_id,
-                publication.validated_at,
-                publication.published_at,
-                publication.summary,
-            )
-        ],
-        schema=_publications_schema(),
-    )
-    append_delta(row, publications_path(settings))
-    return publication
+    return _record_publications(spark, settings, [outcome])[0]
+
+
+def _record_publications(
+    spark: SparkSession, settings: Settings, outcomes: list[ValidationOutcome]
+) -> list[Publication]:
+    """Publish the validated versions in one Delta commit: all of them, or (on a crash) none."""
+    now = datetime.now(UTC)
+    publications = [
+        Publication(
+            table=o.table,
+            table_path=str(o.table_path),
+            delta_version=int(o.delta_version),  # type: ignore[arg-type]
+            suite=o.suite,
+            run_id=o.run_id,
+            validated_at=o.validated_at,
+            published_at=now,
+            summary=o.summary(),
+        )
+        for o in outcomes
+    ]
+    rows = [
+        (p.table, p.table_path, p.delta_version, p.suite, p.run_id, p.validated_at, p.published_at, p.summary)
+        for p in publications
+    ]
+    append_delta(spark.createDataFrame(rows, schema=_publications_schema()), publications_path(settings))
+    return publications
 
 
 def _has_delta_table(spark: SparkSession, path: str) -> bool:
@@ -171,6 +178,30 @@ def published_version(
     return None if publication is None else int(publication.delta_version)
 
 
+def published_versions(
+    *, spark: SparkSession | None = None, settings: Settings | None = None
+) -> dict[str, int]:
+    """The Delta version in force for every published table (one read of the publication log)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    settings = settings or load_settings()
+    spark = _spark(spark, settings)
+    path = publications_path(settings)
+    if not _has_delta_table(spark, path):
+        return {}
+    newest = Window.partitionBy("table").orderBy(F.col("published_at").desc(), F.col("delta_version").desc())
+    rows = (
+        spark.read.format("delta")
+        .load(path)
+        .withColumn("_rank", F.row_number().over(newest))
+        .where("_rank = 1")
+        .select("table", "delta_version")
+        .collect()
+    )
+    return {r["table"]: int(r["delta_version"]) for r in rows}
+
+
 def read_published(spark: SparkSession, table_name: str, *, settings: Settings | None = None) -> DataFrame:
     """The published version of ``table_name`` (Delta time travel to the recorded version)."""
     publication = current_publication(table_name, spark=spark, settings=settings)
@@ -182,3 +213,75 @@ def read_published(spark: SparkSession, table_name: str, *, settings: Settings |
 def read_publications(spark: SparkSession, settings: Settings | None = None) -> DataFrame:
     """The whole publication log."""
     return spark.read.format("delta").load(publications_path(settings))
+
+
+# ------------------------------------------------------------------------ a library's tables together
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """What :func:`gate_library` did: published, already published, absent, and how long it took."""
+
+    library: str
+    published: tuple[Publication, ...]
+    already_published: tuple[str, ...]  # newest version was published before: not re-validated
+    absent: tuple[str, ...]  # the build has not written this table (e.g. no input yet)
+    outcomes: tuple[ValidationOutcome, ...]
+    seconds: float
+
+    def report(self) -> str:
+        lines = [f"{self.library}: quality gate passed in {self.seconds:.1f}s"]
+        lines += [f"  published {p.table} @ Delta v{p.delta_version}" for p in self.published]
+        lines += [f"  unchanged {t} (newest version already published)" for t in self.already_published]
+        lines += [f"  absent    {t} (not built yet)" for t in self.absent]
+        return "\n".join(lines)
+
+
+def gate_library(
+    library: str, *, spark: SparkSession | None = None, settings: Settings | None = None
+) -> GateResult:
+    """Validate the newest version of every table of a base library; publish them only if all pass.
+
+    A library is published as a whole: its crosswalk points at its golden records, so sharing one
+    without the other would serve an inconsistent pair. Tables whose newest version is already the
+    published one are not validated again (a re-run costs nothing). On any failure every table's
+    validation is still run and recorded (quality officers see all problems at once), nothing is
+    published, and :class:`QualityGateFailed` is raised with every failed table's report.
+    """
+    import time
+
+    from jobs.quality.silver_suites import silver_tables
+
+    settings = settings or load_settings()
+    spark = _spark(spark, settings)
+    started = time.perf_counter()
+    outcomes: list[ValidationOutcome] = []
+    already: list[str] = []
+    absent: list[str] = []
+    in_force = published_versions(spark=spark, settings=settings)
+    for table in silver_tables(library):
+        path = table.path(settings)
+        if not _has_delta_table(spark, path):
+            absent.append(table.name)
+            continue
+        version = latest_version(spark, path)
+        if in_force.get(table.name) == version:
+            already.append(table.name)
+            continue
+        outcomes.append(
+            validate_table_version(
+                spark, table.name, path, table.suite(settings), version=version, settings=settings
+            )
+        )
+    failed = [o for o in outcomes if not o.success]
+    if failed:
+        raise QualityGateFailed(*failed)
+    published = _record_publications(spark, settings, outcomes) if outcomes else []
+    return GateResult(
+        library=library,
+        published=tuple(published),
+        already_published=tuple(already),
+        absent=tuple(absent),
+        outcomes=tuple(outcomes),
+        seconds=time.perf_counter() - started,
+    )

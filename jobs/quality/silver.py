@@ -397,6 +397,44 @@ class SilverSuite:
             mostly=mostly,
         )
 
+    def unique_where(
+        self,
+        columns: str | Sequence[str],
+        condition: str,
+        *,
+        name: str | None = None,
+        example_columns: Sequence[str] = (),
+    ) -> SilverSuite:
+        """Among rows where ``condition`` (Spark SQL) holds, ``columns`` are unique.
+
+        For golden keys in SCD2 history: ``unique_where("person_id", "is_current")`` says one current
+        version per person, while the history keeps many rows per key (GX's uniqueness expectations
+        apply to the whole batch, so this is a derived check: a count per key over the matching rows).
+        """
+        from pyspark.sql import functions as F
+
+        cols = _as_list(columns)
+
+        def build(df: DataFrame, flag: str) -> DataFrame:
+            counts = (
+                df.where(F.expr(condition))
+                .groupBy(*cols)
+                .count()
+                .where(F.col("count") > 1)
+                .select(*cols, F.lit(False).alias(flag))
+            )
+            # rows outside the condition, or with a key seen once, pass (null-safe join on the key)
+            joined = df.join(counts, on=cols, how="left")
+            unique = F.coalesce(F.col(flag), F.lit(True)) | ~F.coalesce(F.expr(condition), F.lit(False))
+            return joined.select(*df.columns, unique.alias(flag))
+
+        return self.derived(
+            name or f"unique_{'_'.join(cols)}_where_{condition}",
+            build,
+            description=f"({', '.join(cols)}) is unique where {condition}",
+            example_columns=[*cols, *example_columns],
+        )
+
     def foreign_key(
         self,
         columns: str | Sequence[str],

@@ -5,9 +5,10 @@ the way GX's expectations store lays files out (``bronze.household_registration`
 ``expectations/expectations/bronze/household_registration.json``). The JSON is written here, not by
 GX, so that regenerating an unchanged suite gives a byte-identical file: no store ids, sorted keys.
 
-Regenerate the bronze suites after editing ``registry/sources.yaml``::
+Bronze suites are generated from the registry; silver suites are written in
+``jobs/quality/silver_suites.py``. Regenerate the files after editing either::
 
-    python -m jobs.quality.suites            # write expectations/expectations/bronze/*.json
+    python -m jobs.quality.suites            # write expectations/expectations/{bronze,silver}/**.json
     python -m jobs.quality.suites --check    # exit 1 if a file is missing or stale (CI)
 """
 
@@ -27,6 +28,7 @@ GX_PROJECT_DIR = REPO_ROOT / "expectations"
 SUITES_DIR = GX_PROJECT_DIR / "expectations"
 
 BRONZE_PREFIX = "bronze"
+SILVER_PREFIX = "silver"
 #: Lineage columns every bronze table carries (written by the bronze loader).
 LINEAGE_COLUMNS: tuple[str, ...] = (
     "_source_id",
@@ -169,30 +171,52 @@ def list_suites(suites_dir: Path = SUITES_DIR) -> list[str]:
     )
 
 
-def stale_bronze_suites(registry: Registry | None = None, suites_dir: Path = SUITES_DIR) -> list[str]:
-    """Bronze suites whose file is missing or differs from what the registry generates, plus orphans."""
-    suites = bronze_suites(registry)
+def _stale(suites: list[Any], prefix: str, suites_dir: Path) -> list[str]:
     stale = []
     for suite in suites:
         path = suite_path(suite.name, suites_dir)
         if not path.is_file() or path.read_text(encoding="utf-8") != suite_to_json(suite):
             stale.append(suite.name)
     expected = {s.name for s in suites}
-    stale += [n for n in list_suites(suites_dir) if n.startswith(f"{BRONZE_PREFIX}.") and n not in expected]
+    stale += [n for n in list_suites(suites_dir) if n.startswith(f"{prefix}.") and n not in expected]
     return sorted(stale)
+
+
+def _write_all(suites: list[Any], prefix: str, suites_dir: Path) -> list[Path]:
+    paths = [write_suite(s, suites_dir) for s in suites]
+    keep = set(paths)
+    zone_dir = suites_dir / prefix
+    if zone_dir.is_dir():
+        for orphan in zone_dir.rglob("*.json"):
+            if orphan not in keep:
+                orphan.unlink()
+    return paths
+
+
+def _silver_suites() -> list[Any]:
+    from jobs.quality.silver_suites import silver_suites  # imports this module
+
+    return silver_suites()
+
+
+def stale_bronze_suites(registry: Registry | None = None, suites_dir: Path = SUITES_DIR) -> list[str]:
+    """Bronze suites whose file is missing or differs from what the registry generates, plus orphans."""
+    return _stale(bronze_suites(registry), BRONZE_PREFIX, suites_dir)
 
 
 def write_bronze_suites(registry: Registry | None = None, suites_dir: Path = SUITES_DIR) -> list[Path]:
     """(Re)write every bronze suite; remove bronze suites of datasets no longer in the registry."""
-    suites = bronze_suites(registry)
-    paths = [write_suite(s, suites_dir) for s in suites]
-    keep = set(paths)
-    bronze_dir = suites_dir / BRONZE_PREFIX
-    if bronze_dir.is_dir():
-        for orphan in bronze_dir.rglob("*.json"):
-            if orphan not in keep:
-                orphan.unlink()
-    return paths
+    return _write_all(bronze_suites(registry), BRONZE_PREFIX, suites_dir)
+
+
+def stale_silver_suites(suites_dir: Path = SUITES_DIR) -> list[str]:
+    """Silver suites whose file is missing or differs from ``jobs/quality/silver_suites.py``, plus orphans."""
+    return _stale(_silver_suites(), SILVER_PREFIX, suites_dir)
+
+
+def write_silver_suites(suites_dir: Path = SUITES_DIR) -> list[Path]:
+    """(Re)write every silver suite's JSON; remove files of tables no longer gated."""
+    return _write_all(_silver_suites(), SILVER_PREFIX, suites_dir)
 
 
 def main(argv: Iterable[str] | None = None) -> int:
@@ -202,11 +226,11 @@ def main(argv: Iterable[str] | None = None) -> int:
     args = parser.parse_args(list(argv) if argv is not None else None)
     registry = load_registry(args.registry) if args.registry else None
     if args.check:
-        stale = stale_bronze_suites(registry)
+        stale = stale_bronze_suites(registry) + stale_silver_suites()
         for name in stale:
             print(f"stale: {name}", file=sys.stderr)
         return 1 if stale else 0
-    for path in write_bronze_suites(registry):
+    for path in write_bronze_suites(registry) + write_silver_suites():
         print(path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path)
     return 0
 

@@ -122,13 +122,17 @@ def test_standardize_dag_shape(probe, dag_id):
     assert f"silver.{library}" in dag["doc_md"] and "AssetAny" in dag["doc_md"]
     assert {"standardize", "silver", f"library:{library}"} <= set(dag["tags"])
     tasks = dag["tasks"]
-    assert set(tasks) == {"build", "publish"}
+    assert set(tasks) == {"build", "gate", "publish"}
     assert tasks["build"]["pool"] == "spark" and tasks["build"]["outlets"] == []
-    assert tasks["publish"]["upstream"] == ["build"]
+    assert tasks["gate"]["pool"] == "spark" and tasks["gate"]["upstream"] == ["build"]
+    assert tasks["publish"]["upstream"] == ["gate"]
     assert tasks["publish"]["outlets"] == [f"silver.{library}"]
-    for task in tasks.values():
+    # a failed quality gate is not retried: the same data would fail the same way
+    assert tasks["gate"]["retries"] == 0
+    for name, task in tasks.items():
         assert not task["mapped"]
-        assert task["retries"] >= 1 and task["retry_exponential_backoff"] > 1
+        if name != "gate":
+            assert task["retries"] >= 1 and task["retry_exponential_backoff"] > 1
         assert task["on_failure_callback"] and task["doc"]
 
 

@@ -177,7 +177,11 @@ def test_silver_population_builds_one_current_row_per_person(truth, outcome):
 
     run = outcome["runs"]["silver__population"]
     assert run["state"] == "success", run
-    assert sorted((t, s) for t, _, s, _ in run["tasks"]) == [("build", "success"), ("publish", "success")]
+    assert sorted((t, s) for t, _, s, _ in run["tasks"]) == [
+        ("build", "success"),
+        ("gate", "success"),
+        ("publish", "success"),
+    ]
 
     registry = truth["registry"]
     mentions = {  # one person record per mention: a marriage row mentions two persons
@@ -199,5 +203,11 @@ def test_silver_population_builds_one_current_row_per_person(truth, outcome):
     assert silver["crosswalk_without_current_person"] == 0
 
     (event,) = outcome["asset_events"]["silver.population"]
-    assert event["persons"] == {"new": persons, "changed": 0}
-    assert event["records"]["inserted"] == sum(mentions.values())
+    assert event["build"]["persons"] == {"new": persons, "changed": 0}
+    assert event["build"]["records"]["inserted"] == sum(mentions.values())
+    # the gate validated and published the first version of every population table
+    assert event["published"] == {
+        "silver.population.person_records": 0,
+        "silver.population.persons": 0,
+        "silver.population.crosswalk": 0,
+    }

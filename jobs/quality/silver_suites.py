@@ -1,0 +1,361 @@
+"""The suites every silver table must pass before it is published for sharing.
+
+One :class:`SilverTable` per table of the three base libraries: where it lives, the suite it is
+validated against, and the order the gate takes them in (references before the tables that point at
+them). The expectation part of each suite is also written to ``expectations/expectations/silver/`` so
+quality officers can read it in git and in Data Docs; the derived checks (checksums, foreign keys,
+one current version per key) are computed with Spark at validation time (see
+:mod:`jobs.quality.silver`).
+
+Thresholds are exact (``mostly=1``) unless a figure says otherwise: silver keeps a flagged record rather
+than hiding it (an ID whose checksum fails stays in ``person_records`` with ``id_valid = false``), so
+the checks below test what silver *promises*, e.g. "id_valid is true exactly when the checksum is
+right", and that golden records carry only valid identifiers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from govlake.config import Settings, Zone, load_settings
+from jobs.quality.silver import SilverSuite
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+#: Jiangsu's extent in WGS84 with a margin (the province spans about 116.3-121.9 E, 30.7-35.2 N).
+JIANGSU_LON = (116.0, 122.5)
+JIANGSU_LAT = (30.5, 35.5)
+#: Earliest plausible dates: births of living records, founding of legal persons (PRC registrations).
+EARLIEST_BIRTH = "1890-01-01"
+EARLIEST_ESTABLISHMENT = "1949-10-01"
+
+# The birth date an 18-digit ID carries, and its sex digit (odd: male "1", even: female "2").
+ID_BIRTH_DATE = "to_date(substring(id_number, 7, 8), 'yyyyMMdd')"
+ID_SEX = "CASE WHEN cast(substring(id_number, 17, 1) AS int) % 2 = 1 THEN '1' ELSE '2' END"
+
+
+@dataclass(frozen=True)
+class SilverTable:
+    """A silver table the gate validates and publishes, e.g. ``silver.population.persons``."""
+
+    library: str
+    table: str
+    suite: Callable[[Settings], SilverSuite]
+
+    @property
+    def name(self) -> str:
+        return f"silver.{self.library}.{self.table}"
+
+    def path(self, settings: Settings) -> str:
+        return settings.table_path(Zone.SILVER, self.library, self.table)
+
+
+# ------------------------------------------------------------------------------- references
+
+
+def _latest(settings: Settings, library: str, table: str) -> Callable[[SparkSession], DataFrame]:
+    """The newest version of a silver table, read when the check runs.
+
+    References are the tables as built, not as last published: a library is validated right after
+    its build, and its references were built (and gated) just before it.
+    """
+
+    def read(spark: SparkSession) -> DataFrame:
+        return spark.read.format("delta").load(settings.table_path(Zone.SILVER, library, table))
+
+    return read
+
+
+def _admin_codes(settings: Settings) -> Callable[[SparkSession], DataFrame]:
+    """The admin-division table's codes; the gazetteer it is built from when geography is not built yet.
+
+    Population is built (and gated) before geography on a fresh lake; the codes are the same, since
+    ``admin_divisions`` is the GB/T 2260 gazetteer cross-checked against the province's extract.
+    """
+
+    def read(spark: SparkSession) -> DataFrame:
+        from delta.tables import DeltaTable
+
+        path = settings.table_path(Zone.SILVER, "geography", "admin_divisions")
+        if DeltaTable.isDeltaTable(spark, path):
+            return spark.read.format("delta").load(path).select("code")
+        from jobs.silver.geography.build import gazetteer_frame
+
+        return gazetteer_frame(spark).select("code")
+
+    return read
+
+
+def _current_persons(settings: Settings) -> Callable[[SparkSession], DataFrame]:
+    read = _latest(settings, "population", "persons")
+    return lambda spark: read(spark).where("is_current")
+
+
+# ----------------------------------------------------------------------------------- suites
+
+
+def _dated(suite: SilverSuite, column: str, earliest: str, key: str) -> SilverSuite:
+    """``column`` lies between ``earliest`` and today: a plausibility range.
+
+    "Not in the future" is a derived check on ``current_date()``, so the suite's JSON in git does not
+    change from one day to the next.
+    """
+    return suite.between(column, earliest).rule(
+        f"{column}_not_in_future",
+        f"{column} <= current_date()",
+        example_columns=[key, column],
+        description=f"{column} is not in the future",
+    )
+
+
+def person_records_suite(settings: Settings) -> SilverSuite:
+    suite = (
+        SilverSuite("silver.population.person_records", meta={"library": "population"})
+        .columns_exist("record_key", "source_id", "id_number", "id_valid", "name", "birth_date")
+        .not_null("record_key", "source_id", "dataset", "file_hash", "row_number", "name", "id_valid")
+        .unique("record_key")
+        .id_format("id_number", "citizen_id")
+        .id_checksum("id_number", "citizen_id", example_columns=["record_key"])
+        .rule(
+            "id_valid_iff_standardized_id",
+            "id_valid = (id_number IS NOT NULL)",
+            example_columns=["record_key", "id_number_raw", "id_invalid_reason"],
+            description="id_valid is true exactly when a standardized ID number was kept",
+        )
+        .in_set("sex", ["1", "2"])
+        .ordered("birth_date", "death_date")
+        .matches("phone", r"^1[3-9]\d{9}$", description="mainland mobile number, 11 digits")
+    )
+    return _dated(suite, "birth_date", EARLIEST_BIRTH, "record_key")
+
+
+def crosswalk_suite(settings: Settings) -> SilverSuite:
+    return (
+        SilverSuite("silver.population.crosswalk", meta={"library": "population"})
+        .not_null("record_key", "source_id", "person_id", "match_method")
+        .unique("record_key", description="every source record is linked to exactly one person")
+        .in_set("match_method", ["id_number", "probabilistic", "singleton"])
+        .between("match_probability", 0, 1)
+        .foreign_key(
+            "record_key",
+            _latest(settings, "population", "person_records"),
+            name="record_is_a_person_record",
+            reference_name="silver.population.person_records",
+        )
+        .foreign_key(
+            "person_id",
+            _current_persons(settings),
+            name="person_has_a_golden_record",
+            reference_name="silver.population.persons (current)",
+            example_columns=["record_key"],
+        )
+    )
+
+
+def persons_suite(settings: Settings) -> SilverSuite:
+    suite = (
+        SilverSuite("silver.population.persons", meta={"library": "population"})
+        .not_null("person_id", "name", "valid_from", "is_current")
+        .unique_where("person_id", "is_current", name="one_current_version_per_person")
+        .unique("person_id", "valid_from", description="one history row per person and validity start")
+        .unique_where("id_number", "is_current", name="one_current_person_per_id_number")
+        .id_format("id_number", "citizen_id")
+        .id_checksum("id_number", "citizen_id", example_columns=["person_id"])
+        .rule(
+            "birth_date_matches_id",
+            f"id_number IS NULL OR birth_date = {ID_BIRTH_DATE}",
+            example_columns=["person_id", "id_number", "birth_date"],
+            description="the birth date is the one the ID number carries",
+        )
+        .rule(
+            "sex_matches_id",
+            f"id_number IS NULL OR sex = {ID_SEX}",
+            example_columns=["person_id", "id_number", "sex"],
+            description="the sex is the one the ID number's 17th digit carries",
+        )
+        .in_set("sex", ["1", "2"])
+        .ordered("birth_date", "death_date")
+        .rule(
+            "history_is_closed",
+            "is_current = (valid_to IS NULL)",
+            example_columns=["person_id", "valid_from", "valid_to"],
+            description="exactly the current version has no valid_to",
+        )
+        .ordered("valid_from", "valid_to", or_equal=False)
+        .foreign_key(
+            "admin_code",
+            _admin_codes(settings),
+            "code",
+            name="admin_code_in_admin_divisions",
+            reference_name="silver.geography.admin_divisions",
+            example_columns=["person_id"],
+        )
+    )
+    suite = _dated(suite, "birth_date", EARLIEST_BIRTH, "person_id")
+    return _dated(suite, "death_date", EARLIEST_BIRTH, "person_id")
+
+
+def legal_person_records_suite(settings: Settings) -> SilverSuite:
+    suite = (
+        SilverSuite("silver.legal_persons.records", meta={"library": "legal_persons"})
+        .not_null("record_key", "source_id", "dataset", "name")
+        .unique("record_key")
+        .id_format("uscc", "uscc")
+        .id_checksum("uscc", "uscc", example_columns=["record_key"])
+        .rule(
+            "uscc_kept_or_explained",
+            "uscc IS NOT NULL OR uscc_raw IS NULL OR uscc_invalid_reason IS NOT NULL"
+            " OR org_code IS NOT NULL OR registration_no IS NOT NULL",
+            example_columns=["record_key", "uscc_raw"],
+            description="a code sent as the USCC is kept, recognised as a legacy organization code or"
+            " registration number, or has its invalid reason recorded",
+        )
+    )
+    return _dated(suite, "established_on", EARLIEST_ESTABLISHMENT, "record_key")
+
+
+def legal_person_crosswalk_suite(settings: Settings) -> SilverSuite:
+    return (
+        SilverSuite("silver.legal_persons.crosswalk", meta={"library": "legal_persons"})
+        .not_null("record_key", "source_id", "legal_person_id", "match_method")
+        .unique("record_key", description="every source record is linked to exactly one legal person")
+        .foreign_key(
+            "record_key",
+            _latest(settings, "legal_persons", "records"),
+            name="record_is_a_legal_person_record",
+            reference_name="silver.legal_persons.records",
+        )
+        .foreign_key(
+            "legal_person_id",
+            lambda spark: _latest(settings, "legal_persons", "legal_persons")(spark).where("is_current"),
+            name="legal_person_has_a_golden_record",
+            reference_name="silver.legal_persons.legal_persons (current)",
+            example_columns=["record_key"],
+        )
+    )
+
+
+def legal_persons_suite(settings: Settings) -> SilverSuite:
+    suite = (
+        SilverSuite("silver.legal_persons.legal_persons", meta={"library": "legal_persons"})
+        .not_null("legal_person_id", "name", "valid_from", "is_current")
+        .unique_where("legal_person_id", "is_current", name="one_current_version_per_legal_person")
+        .unique("legal_person_id", "valid_from")
+        .id_format("uscc", "uscc")
+        .id_checksum("uscc", "uscc", example_columns=["legal_person_id"])
+        .rule(
+            "history_is_closed",
+            "is_current = (valid_to IS NULL)",
+            example_columns=["legal_person_id", "valid_from", "valid_to"],
+            description="exactly the current version has no valid_to",
+        )
+        .foreign_key(
+            "legal_representative_person_id",
+            _latest(settings, "population", "persons"),
+            "person_id",
+            name="legal_representative_is_a_person",
+            reference_name="silver.population.persons",
+            example_columns=["legal_person_id", "legal_representative_name"],
+        )
+        .foreign_key(
+            "admin_code",
+            _admin_codes(settings),
+            "code",
+            name="admin_code_in_admin_divisions",
+            reference_name="silver.geography.admin_divisions",
+            example_columns=["legal_person_id", "registered_address"],
+        )
+    )
+    return _dated(suite, "established_on", EARLIEST_ESTABLISHMENT, "legal_person_id")
+
+
+def admin_divisions_suite(settings: Settings) -> SilverSuite:
+    return (
+        SilverSuite("silver.geography.admin_divisions", meta={"library": "geography"})
+        .not_null("code", "name", "level")
+        .unique("code")
+        .matches("code", r"^32\d{4}$", description="a six-digit GB/T 2260 code in Jiangsu (32)")
+        .in_set("level", ["province", "city", "district"])
+        .rule(
+            "only_the_province_has_no_parent",
+            "(level = 'province') = (parent_code IS NULL)",
+            example_columns=["code", "level", "parent_code"],
+        )
+        .foreign_key(
+            "parent_code",
+            _latest(settings, "geography", "admin_divisions"),
+            "code",
+            name="parent_is_a_division",
+            reference_name="silver.geography.admin_divisions",
+        )
+    )
+
+
+def address_points_suite(settings: Settings) -> SilverSuite:
+    return (
+        SilverSuite("silver.geography.address_points", meta={"library": "geography"})
+        .not_null("address_id", "lon_wgs84", "lat_wgs84", "h3_cell")
+        .unique("address_id")
+        .between("lon_wgs84", *JIANGSU_LON)
+        .between("lat_wgs84", *JIANGSU_LAT)
+        .in_set("crs_sent", ["WGS84", "GCJ02"])
+        .foreign_key(
+            "admin_code",
+            _admin_codes(settings),
+            "code",
+            name="admin_code_in_admin_divisions",
+            reference_name="silver.geography.admin_divisions",
+            example_columns=["address_id"],
+        )
+    )
+
+
+def grid_cells_suite(settings: Settings) -> SilverSuite:
+    return (
+        SilverSuite("silver.geography.grid_cells", meta={"library": "geography"})
+        .not_null("h3_cell", "address_points", "persons", "legal_persons")
+        .unique("h3_cell")
+        .between("address_points", 1)
+        .between("persons", 0)
+        .between("legal_persons", 0)
+        .foreign_key(
+            "h3_cell",
+            _latest(settings, "geography", "address_points"),
+            name="cell_has_address_points",
+            reference_name="silver.geography.address_points",
+        )
+    )
+
+
+#: Every gated silver table, in the order the gate validates them (what a table references first).
+SILVER_TABLES: tuple[SilverTable, ...] = (
+    SilverTable("population", "person_records", person_records_suite),
+    SilverTable("population", "persons", persons_suite),
+    SilverTable("population", "crosswalk", crosswalk_suite),
+    SilverTable("legal_persons", "records", legal_person_records_suite),
+    SilverTable("legal_persons", "legal_persons", legal_persons_suite),
+    SilverTable("legal_persons", "crosswalk", legal_person_crosswalk_suite),
+    SilverTable("geography", "admin_divisions", admin_divisions_suite),
+    SilverTable("geography", "address_points", address_points_suite),
+    SilverTable("geography", "grid_cells", grid_cells_suite),
+)
+
+
+def silver_tables(library: str | None = None) -> tuple[SilverTable, ...]:
+    """The gated tables of one library (all when ``library`` is None), in gate order."""
+    tables = tuple(t for t in SILVER_TABLES if library is None or t.library == library)
+    if not tables:
+        raise ValueError(f"no silver tables for library {library!r}")
+    return tables
+
+
+# ---------------------------------------------------------------------------- suites in git
+
+
+def silver_suites(settings: Settings | None = None) -> list[Any]:
+    """Every silver suite's GX part (derived checks appear as expectations on ``_dq_*`` columns)."""
+    settings = settings or load_settings()
+    return [table.suite(settings).expectation_suite() for table in SILVER_TABLES]
