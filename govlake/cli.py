@@ -62,6 +62,20 @@ def silver() -> None:
     _build_and_gate(load_settings(), indent="")
 
 
+def _gate_bronze(settings: Settings) -> None:
+    from jobs.pipeline import gate_bronze_tables
+    from jobs.quality.gate import QualityGateFailed
+
+    try:
+        for publication in gate_bronze_tables(settings):
+            typer.echo(f"    {publication.summary}")
+    except QualityGateFailed as failed:
+        typer.echo("BRONZE VALIDATION FAILED: the silver libraries are not built.", err=True)
+        typer.echo(str(failed), err=True)
+        _print_report_locations(settings)
+        raise typer.Exit(1) from None
+
+
 def _build_and_gate(settings: Settings, indent: str) -> None:
     """Build and gate each library, printing what was written and published; exit 1 on a failed gate."""
     from jobs.pipeline import build_and_gate_silver
@@ -118,9 +132,10 @@ def run(
         f"2/4 delivering {deliver_extracts(generated / 'landing', settings)} files to "
         f"{settings.zone(Zone.LANDING)}"
     )
-    typer.echo("3/4 landing and loading bronze")
+    typer.echo("3/4 landing and loading bronze, then validating every bronze table")
     for result in ingest_all(settings):
         _print_accounting(result)
+    _gate_bronze(settings)
     typer.echo("4/4 building the base libraries, each through its quality gate")
     _build_and_gate(settings, indent="    ")
     _print_report_locations(settings)

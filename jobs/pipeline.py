@@ -48,6 +48,18 @@ def ingest_all(settings: Settings | None = None) -> list[dict[str, Any]]:
     return results
 
 
+def gate_bronze_tables(settings: Settings | None = None) -> list[Any]:
+    """Validate every bronze table's newest version against its suite (what each ingest DAG does).
+
+    Returns the new publications; raises :class:`jobs.quality.gate.QualityGateFailed` on a failure.
+    """
+    from jobs.quality.gate import gate_bronze
+
+    settings = settings or load_settings()
+    published = [gate_bronze(name, settings=settings) for name in load_registry().datasets]
+    return [p for p in published if p is not None]
+
+
 def library_builders() -> dict[str, Callable[[Settings], dict[str, Any]]]:
     """The base libraries' build functions in dependency order (persons before legal
     representatives, both before grid-cell counts)."""

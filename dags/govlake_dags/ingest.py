@@ -4,8 +4,10 @@
 
 ``land`` moves new extracts from the landing area into the immutable raw zone; ``load`` loads one
 raw file into the dataset's bronze Delta table (idempotent, runs in the ``spark`` pool);
-``publish`` sums the accounting and emits an event on ``bronze.<dataset>`` when new rows arrived,
-which is what standardization DAGs are scheduled on. The work itself lives in ``jobs.raw.land``
+``publish`` sums the accounting, validates the new bronze table version against its suite (generated
+from the registry: a failure fails the task, so no silver build starts on a broken load) and emits an
+event on ``bronze.<dataset>`` when new rows arrived, which is what standardization DAGs are
+scheduled on. The work itself lives in ``jobs.raw.land``
 and ``jobs.bronze.load``; the tasks only call it.
 """
 
@@ -68,8 +70,9 @@ def _doc_md(source: Source, dataset: Dataset, asset_name: str, asset_uri: str) -
 | publishes | asset `{asset_name}` at `{asset_uri}` |
 
 **Tasks**: `land` (landing → raw, by SHA-256) → `load` (one mapped task per raw file, bronze +
-quarantine + ingest log, pool `{SPARK_POOL}`) → `publish` (one event on `{asset_name}` when new rows
-were accepted).
+quarantine + ingest log, pool `{SPARK_POOL}`) → `publish` (validates the new version of
+`{asset_name}` against suite `{asset_name}` in `expectations/`, then one event on `{asset_name}` when
+new rows were accepted).
 
 Column mapping: {columns}
 
@@ -130,10 +133,12 @@ def build_ingest_dag(source: Source, dataset: Dataset) -> DAG:
             except AccountingError as exc:  # deterministic: retrying cannot fix it
                 raise AirflowFailException(str(exc)) from exc
 
-        @task(task_id="publish", outlets=[asset], multiple_outputs=False)
+        @task(task_id="publish", outlets=[asset], multiple_outputs=False, pool=SPARK_POOL)
         def publish(results: list[dict[str, Any]], outlet_events: Any = None) -> dict[str, Any]:
-            """Sum the loads; emit one event on the bronze asset if new rows were accepted."""
-            from airflow.sdk.exceptions import AirflowSkipException
+            """Sum the loads; validate the bronze table; emit one event if new rows were accepted."""
+            from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+            from jobs.quality.gate import QualityGateFailed, gate_bronze
 
             results = list(results)
             fresh = [r for r in results if r.get("status") != "ALREADY_LOADED"]
@@ -150,6 +155,12 @@ def build_ingest_dag(source: Source, dataset: Dataset) -> DAG:
             log.info("%s: %s", source_id, summary)
             if not summary["rows_accepted"]:
                 raise AirflowSkipException(f"{source_id}: no new rows accepted; no event on {asset.name}")
+            try:
+                validated = gate_bronze(dataset.name)
+            except QualityGateFailed as failed:
+                log.error("%s", failed)  # the failed expectations, with examples
+                raise AirflowFailException(f"{asset.name} failed its suite; no event") from failed
+            summary["validated_version"] = None if validated is None else validated.delta_version
             outlet_events[asset].extra = summary
             return summary
 

@@ -20,6 +20,7 @@ from jobs.quality.gx_runner import (
     append_delta,
     latest_version,
     read_version,
+    record_validations,
     validate_table_version,
 )
 
@@ -268,11 +269,13 @@ def gate_library(
         if in_force.get(table.name) == version:
             already.append(table.name)
             continue
+        suite = table.suite(settings)
         outcomes.append(
             validate_table_version(
-                spark, table.name, path, table.suite(settings), version=version, settings=settings
+                spark, table.name, path, suite, version=version, settings=settings, record=False
             )
         )
+    record_validations(spark, outcomes, settings)  # one commit for the library, pass or fail
     failed = [o for o in outcomes if not o.success]
     if failed:
         raise QualityGateFailed(*failed)
@@ -285,3 +288,28 @@ def gate_library(
         outcomes=tuple(outcomes),
         seconds=time.perf_counter() - started,
     )
+
+
+def gate_bronze(
+    dataset: str, *, spark: SparkSession | None = None, settings: Settings | None = None
+) -> Publication | None:
+    """Validate the newest version of ``bronze.<dataset>`` against its registry-generated suite.
+
+    Bronze is not shared, but a version that breaks its suite (a required value missing, lineage
+    lost, a row loaded twice) means the loader misbehaved: its event must not trigger silver builds.
+    Returns the new publication, or None when that version was already validated and published (or
+    the table does not exist yet). Raises :class:`QualityGateFailed` on failure.
+    """
+    from jobs.bronze.load import bronze_table_uri
+    from jobs.quality.suites import bronze_suite_name
+
+    settings = settings or load_settings()
+    spark = _spark(spark, settings)
+    path = bronze_table_uri(dataset, settings)
+    if not _has_delta_table(spark, path):
+        return None
+    name = bronze_suite_name(dataset)
+    version = latest_version(spark, path)
+    if published_version(name, spark=spark, settings=settings) == version:
+        return None
+    return publish_if_valid(name, path, name, spark=spark, settings=settings)

@@ -580,8 +580,16 @@ def record_validation(
     spark: SparkSession, outcome: ValidationOutcome, settings: Settings | None = None
 ) -> None:
     """Append one row for ``outcome`` to the ``validations`` Delta table in the quality zone."""
-    rows = spark.createDataFrame([_record_row(outcome)], schema=_validations_schema())
-    append_delta(rows, validations_path(settings))
+    record_validations(spark, [outcome], settings)
+
+
+def record_validations(
+    spark: SparkSession, outcomes: Sequence[ValidationOutcome], settings: Settings | None = None
+) -> None:
+    """Append one row per outcome in a single Delta commit (a gate records a library's tables at once)."""
+    if outcomes:
+        rows = spark.createDataFrame([_record_row(o) for o in outcomes], schema=_validations_schema())
+        append_delta(rows, validations_path(settings))
 
 
 def read_validations(spark: SparkSession, settings: Settings | None = None) -> DataFrame:

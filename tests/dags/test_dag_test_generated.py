@@ -170,6 +170,8 @@ def test_ingest_dags_publish_one_bronze_event_per_source(truth, outcome):
         events = outcome["asset_events"][f"bronze.{dataset}"]
         assert {e["source_id"]: e["rows_accepted"] for e in events} == sources, dataset
         assert len(events) == len(sources), dataset
+        # each event follows a validation of the bronze version it announces
+        assert all(isinstance(e["validated_version"], int) for e in events), dataset
 
 
 def test_silver_population_builds_one_current_row_per_person(truth, outcome):
