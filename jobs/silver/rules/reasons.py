@@ -18,6 +18,9 @@ class Reason(StrEnum):
     BAD_REGION = "BAD_REGION"  # citizen ID: the first two digits are no GB/T 2260 province code
     BAD_DATE = "BAD_DATE"  # citizen ID: the birth date is no calendar date, or lies in the future
     BAD_CHECKSUM = "BAD_CHECKSUM"  # the check character does not match
+    # industry codes (GB/T 4754-2017)
+    BAD_DIVISION = "BAD_DIVISION"  # the two-digit division belongs to no section (00, 98, 99)
+    SECTION_MISMATCH = "SECTION_MISMATCH"  # the section letter sent is not the division's section
     # dates
     UNPARSEABLE = "UNPARSEABLE"  # matches none of the date patterns and does not look like a date
     IMPOSSIBLE_DATE = "IMPOSSIBLE_DATE"  # shaped like a date but no calendar date (2023-02-30)
