@@ -108,36 +108,66 @@ def silver(spark, settings, ingested):
 
 
 def test_person_matching_meets_targets(spark, settings, generated, silver):
-    from jobs.silver.population.build import table_uri
-    from jobs.silver.population.resolve import match_quality
+    """The stored match report (what `govlake run` publishes) meets the targets."""
+    import json
 
-    crosswalk = spark.read.format("delta").load(table_uri(settings, "crosswalk"))
-    files = {f["sha256"]: f["file"] for f in _csv(generated / "truth" / "files.csv")}
-    truth = []
-    for r in _csv(generated / "truth" / "rows.csv"):
-        file_hash = next(h for h, n in files.items() if n == r["file"])
-        base = f"{r['source_id']}|{file_hash}|{r['row_number']}"
-        if r["person_id_2"]:
-            truth += [(f"{base}|husband", r["person_id"]), (f"{base}|wife", r["person_id_2"])]
-        elif r["person_id"]:
-            truth.append((base, r["person_id"]))
-    truth_df = spark.createDataFrame(truth, "record_prefix string, true_person_id string")
-    # Crosswalk keys end in the role (resident, newborn, ...); marriage roles are in the prefix above.
+    from govlake import storage
+    from jobs.silver.population.match_report import report_folder, write_match_report
+
+    returned = write_match_report(settings, generated / "truth")
+    stored = json.loads(storage.read_bytes(settings, f"{report_folder(settings)}/latest.json"))
+    assert stored == json.loads(json.dumps(returned))
+    assert stored["precision"] >= 0.99, stored
+    assert stored["recall"] >= 0.97, stored
+    assert stored["records_without_truth"] == 0, stored  # every silver record is a generated row
+    assert stored["records_scored"] == stored["crosswalk_records"] > 0
+    assert stored["pairs_compared"] > 0 and stored["backend"] == "duckdb"
+    assert stored["records_by_method"] == silver["population"]["resolution"]["records_by_method"]
+
+
+def test_every_accepted_person_mention_is_in_the_crosswalk_exactly_once(spark, settings, generated, silver):
     from pyspark.sql import functions as F
 
-    keyed = crosswalk.withColumn(
-        "record_prefix",
-        F.when(F.col("record_key").rlike(r"\|(husband|wife)$"), F.col("record_key")).otherwise(
-            F.regexp_replace("record_key", r"\|[a-z_]+$", "")
-        ),
-    )
-    truth_keyed = truth_df.join(keyed.select("record_prefix", "record_key"), "record_prefix").select(
-        "record_key", "true_person_id"
-    )
+    from jobs.bronze.load import quarantine_uri
+    from jobs.silver.population.build import table_uri
+    from jobs.silver.population.match_report import truth_keys
+
+    crosswalk = spark.read.format("delta").load(table_uri(settings, "crosswalk"))
+    records = spark.read.format("delta").load(table_uri(settings, "person_records"))
     assert crosswalk.count() == crosswalk.select("record_key").distinct().count()  # each record once
-    quality = match_quality(crosswalk, truth_keyed)
-    assert quality["precision"] >= 0.99, quality
-    assert quality["recall"] >= 0.97, quality
+    # Truth mentions whose row reached bronze (not quarantined): the crosswalk holds exactly those.
+    quarantined = (
+        spark.read.format("delta").load(quarantine_uri(settings)).select("_file_hash", "_row_number")
+    )
+    parts = F.split("record_key", r"\|")
+    accepted = (
+        truth_keys(spark, generated)
+        .withColumn("_file_hash", parts[1])
+        .withColumn("_row_number", parts[2].cast("int"))
+        .join(quarantined, ["_file_hash", "_row_number"], "left_anti")
+        .select("record_key")
+    )
+    assert accepted.count() > 0
+    assert accepted.exceptAll(crosswalk.select("record_key")).count() == 0
+    assert crosswalk.select("record_key").exceptAll(accepted).count() == 0
+    assert records.select("record_key").exceptAll(crosswalk.select("record_key")).count() == 0
+
+
+def test_legal_person_industry_codes_carry_their_section(spark, settings, generated, silver):
+    from govlake.reference.industry import section_of_division
+    from jobs.silver.legal_persons.build import table_uri
+
+    truth = {
+        r["uscc"]: r["industry_code"] for r in _csv(generated / "truth" / "legal_persons.csv") if r["uscc"]
+    }
+    golden = spark.read.format("delta").load(table_uri(settings, "legal_persons")).where("is_current")
+    compared = 0
+    for row in golden.select("legal_person_id", "industry_code").collect():
+        sent = truth.get(row["legal_person_id"])
+        if sent and row["industry_code"] is not None:
+            assert row["industry_code"] == section_of_division(int(sent[:2])) + sent, row
+            compared += 1
+    assert compared >= len(truth) // 2, (compared, len(truth))
 
 
 def test_rebuilding_silver_on_the_same_bronze_writes_nothing(spark, settings, silver):
@@ -146,5 +176,6 @@ def test_rebuilding_silver_on_the_same_bronze_writes_nothing(spark, settings, si
     paths = [table_uri(settings, t) for t in ("person_records", "crosswalk", "persons")]
     before = [spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for p in paths]
     again = build_population(settings)
-    assert again["persons"] == {"new": 0, "changed": 0}
+    assert again["persons"] == {"new": 0, "changed": 0, "closed": 0}
+    assert again["records"] == again["crosswalk"] == {"inserted": 0, "updated": 0, "deleted": 0}
     assert [spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for p in paths] == before

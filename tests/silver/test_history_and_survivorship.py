@@ -19,12 +19,12 @@ def test_scd2_new_changed_unchanged(spark, tmp_path):
     first = spark.createDataFrame([("P1", "张三", "玄武区1号"), ("P2", "李四", "鼓楼区2号")], SCHEMA)
     assert apply_scd2(
         spark, path, first, key="person_id", tracked=["name", "address"], as_of=datetime(2024, 1, 1)
-    ) == {"new": 2, "changed": 0}
+    ) == {"new": 2, "changed": 0, "closed": 0}
 
     second = spark.createDataFrame([("P1", "张三", "秦淮区9号"), ("P2", "李四", "鼓楼区2号")], SCHEMA)
     assert apply_scd2(
         spark, path, second, key="person_id", tracked=["name", "address"], as_of=datetime(2024, 2, 1)
-    ) == {"new": 0, "changed": 1}
+    ) == {"new": 0, "changed": 1, "closed": 0}
 
     rows = {(r["person_id"], r["address"]): r for r in _history(spark, path).collect()}
     assert len(rows) == 3  # a changed address creates exactly one new version, unchanged none
@@ -37,7 +37,7 @@ def test_scd2_new_changed_unchanged(spark, tmp_path):
     versions = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").count()
     assert apply_scd2(
         spark, path, second, key="person_id", tracked=["name", "address"], as_of=datetime(2024, 3, 1)
-    ) == {"new": 0, "changed": 0}
+    ) == {"new": 0, "changed": 0, "closed": 0}
     assert spark.sql(f"DESCRIBE HISTORY delta.`{path}`").count() == versions
 
 

@@ -7,6 +7,9 @@ Tables (silver zone, geography/):
   address_points    every valid point: WGS84 coordinates (GCJ-02 converted), H3 cell, admin codes
   grid_cells        per H3 cell: address points, current persons and legal persons whose
                     standardized address is one of the cell's points (for grid-based governance)
+
+Every table is a full snapshot of its inputs, so a key that is gone from them is deleted: a code
+dropped from the gazetteer, a point no longer in bronze, a cell left with no point.
 """
 
 from __future__ import annotations
@@ -14,10 +17,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from govlake.config import Settings, Zone, load_settings
+from govlake.config import Settings, load_settings
 from govlake.spark import get_spark
-from jobs.bronze.load import bronze_table_uri
-from jobs.silver.tables import upsert_changed
+from jobs.silver.tables import read_bronze, read_current, silver_table_uri, skipped, upsert_changed
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -25,8 +27,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+LIBRARY = "geography"
+
+
 def table_uri(settings: Settings, name: str) -> str:
-    return settings.table_path(Zone.SILVER, "geography", name)
+    """Where a table of the geography library lives."""
+    return silver_table_uri(settings, LIBRARY, name)
 
 
 def gazetteer_frame(spark: SparkSession) -> DataFrame:
@@ -133,46 +139,43 @@ def grid_cells(points: DataFrame, persons: DataFrame | None, legal_persons: Data
 
 
 def build_geography(settings: Settings | None = None, resolution: int = 9) -> dict[str, Any]:
-    """Rebuild the geography library from the gazetteer and bronze; returns counts of what changed."""
-    from delta.tables import DeltaTable
+    """Rebuild the geography library from the gazetteer and bronze; returns counts of what changed.
 
+    The admin divisions come from reference data and are always built; until address points have
+    been ingested, ``address_points`` and ``grid_cells`` report ``{"skipped": <why>}``.
+    """
     from jobs.silver.legal_persons.build import table_uri as legal_uri
     from jobs.silver.population.build import table_uri as population_uri
 
     settings = settings or load_settings()
     spark = get_spark(settings)
+    bronze = read_bronze(spark, settings, ("admin_divisions", "address_points"))
 
-    def current(path: str) -> DataFrame | None:
-        return (
-            spark.read.format("delta").load(path).where("is_current")
-            if DeltaTable.isDeltaTable(spark, path)
-            else None
-        )
-
-    def bronze(name: str) -> DataFrame | None:
-        path = bronze_table_uri(name, settings)
-        return spark.read.format("delta").load(path) if DeltaTable.isDeltaTable(spark, path) else None
-
-    divisions = admin_divisions(gazetteer_frame(spark), bronze("admin_divisions"))
+    divisions = admin_divisions(gazetteer_frame(spark), bronze.get("admin_divisions"))
     counts: dict[str, Any] = {
-        "admin_divisions": upsert_changed(spark, table_uri(settings, "admin_divisions"), divisions, ["code"])
+        "admin_divisions": upsert_changed(
+            spark, table_uri(settings, "admin_divisions"), divisions, ["code"], delete_missing=True
+        )
     }
-    raw_points = bronze("address_points")
-    if raw_points is not None:
-        points = address_points(raw_points, divisions, resolution).cache()
-        try:
-            counts["address_points"] = upsert_changed(
-                spark, table_uri(settings, "address_points"), points, ["address_id"]
-            )
-            cells = grid_cells(
-                points,
-                current(population_uri(settings, "persons")),
-                current(legal_uri(settings, "legal_persons")),
-            )
-            counts["grid_cells"] = upsert_changed(
-                spark, table_uri(settings, "grid_cells"), cells, ["h3_cell"]
-            )
-        finally:
-            points.unpersist()
+    if "address_points" not in bronze:
+        reason = skipped("no address_points bronze table yet")
+        counts.update(address_points=reason, grid_cells=reason)
+        log.info("geography library: %s", counts)
+        return counts
+    points = address_points(bronze["address_points"], divisions, resolution).cache()
+    try:
+        counts["address_points"] = upsert_changed(
+            spark, table_uri(settings, "address_points"), points, ["address_id"], delete_missing=True
+        )
+        cells = grid_cells(
+            points,
+            read_current(spark, population_uri(settings, "persons")),
+            read_current(spark, legal_uri(settings, "legal_persons")),
+        )
+        counts["grid_cells"] = upsert_changed(
+            spark, table_uri(settings, "grid_cells"), cells, ["h3_cell"], delete_missing=True
+        )
+    finally:
+        points.unpersist()
     log.info("geography library: %s", counts)
     return counts

@@ -7,6 +7,11 @@ mapped where some record carries both, and as a last resort a normalized name th
 exactly one USCC. A record that maps to nothing keeps a key of its own (``ORG:``, ``REG:``, ``NAME:``)
 and is flagged ``uscc_resolved = false``.
 
+Industry codes are checked against GB/T 4754-2017 (:mod:`jobs.silver.rules.industry`): a valid code
+is stored with its section letter (``3670`` -> ``C3670``); an invalid one stays in
+``industry_code_raw`` with ``industry_code_valid = false`` and its reason, and never survives into
+the golden record.
+
 Tables (silver zone, legal_persons/): ``records`` (every mention, standardized), ``crosswalk``
 (record -> legal_person_id, method), ``legal_persons`` (golden, SCD type 2).
 """
@@ -17,13 +22,11 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from govlake.config import Settings, Zone, load_settings
+from govlake.config import Settings, load_settings
 from govlake.registry import load_registry
 from govlake.spark import get_spark
-from jobs.bronze.load import bronze_table_uri
-from jobs.silver.history import apply_scd2
-from jobs.silver.survivorship import survive, trust_ranks
-from jobs.silver.tables import upsert_changed
+from jobs.silver.survivorship import trust_ranks
+from jobs.silver.tables import EntityLibrary, read_bronze, read_current, skipped, write_entity_library
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -56,10 +59,21 @@ STATUS_VOCABULARY = {
     "撤销": "cancelled",
 }
 NO_STRING = "CAST(NULL AS STRING)"
-
-
-def table_uri(settings: Settings, name: str) -> str:
-    return settings.table_path(Zone.SILVER, "legal_persons", name)
+#: The market-regulation register is what a legal-persons library is built on; the taxpayer registry
+#: and employers named in social insurance only add to it.
+REGISTER = "enterprise_registration"
+LEGAL_PERSON_DATASETS = (REGISTER, "taxpayer_registry", "social_insurance_enrollment")
+LEGAL_PERSONS = EntityLibrary(
+    name="legal_persons",
+    records_table="records",
+    golden_table="legal_persons",
+    entity_key="legal_person_id",
+    golden_attributes=GOLDEN_ATTRIBUTES,
+)
+#: ``table_uri(settings, "crosswalk")``: where a table of the legal-persons library lives.
+table_uri = LEGAL_PERSONS.uri
+#: Columns of a mention that only the enterprise register carries (NULL in the other datasets).
+INDUSTRY_COLUMNS = ("industry_code_raw", "industry_code_valid", "industry_invalid_reason")
 
 
 def _status(col: str):  # -> Column
@@ -70,6 +84,17 @@ def _status(col: str):  # -> Column
     return F.coalesce(mapping[cleaned], F.when(cleaned.isNotNull(), F.lit("other")))
 
 
+def _no_industry_check() -> list:  # -> list[Column]
+    """The industry-check columns for a dataset that sends no industry code."""
+    from pyspark.sql import functions as F
+
+    return [
+        F.expr(NO_STRING).alias("industry_code_raw"),
+        F.lit(None).cast("boolean").alias("industry_code_valid"),
+        F.expr(NO_STRING).alias("industry_invalid_reason"),
+    ]
+
+
 def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str]) -> DataFrame:
     """Every mention of a legal person in bronze, standardized (pure: DataFrames in and out)."""
     from functools import reduce
@@ -78,6 +103,7 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
 
     from jobs.silver.rules.dates import parse_date
     from jobs.silver.rules.identity import citizen_id
+    from jobs.silver.rules.industry import industry_code
     from jobs.silver.rules.legal_identity import legal_id, org_code, registration_no, uscc
     from jobs.silver.rules.phones import phone as parse_phone
     from jobs.silver.rules.text import (
@@ -106,6 +132,7 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
             registration_no(F.col("registration_no")),
         )
         rep = citizen_id(F.col("legal_representative_id_number"))
+        industry = industry_code(F.col("industry_code"))
         frames.append(
             df.select(
                 *base(df, "enterprise"),
@@ -123,9 +150,10 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
                     F.when(F.col("admin_code").rlike(r"^\d{6}$"), F.col("admin_code")),
                     F.when(u.is_valid, u.admin_code),
                 ).alias("admin_code"),
-                F.upper(F.regexp_replace(fold_fullwidth(F.col("industry_code")), r"\s", "")).alias(
-                    "industry_code"
-                ),
+                industry.code.alias("industry_code"),
+                F.col("industry_code").alias("industry_code_raw"),
+                industry.is_valid.alias("industry_code_valid"),
+                industry.invalid_reason.alias("industry_invalid_reason"),
                 clean_spaces(F.col("entity_type")).alias("entity_type"),
                 _status("status").alias("status"),
                 parse_date(F.col("established_on"), date_formats).getField("date").alias("established_on"),
@@ -150,6 +178,7 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
                 clean_spaces(fold_fullwidth(F.col("address"))).alias("registered_address"),
                 F.expr(NO_STRING).alias("admin_code"),
                 F.expr(NO_STRING).alias("industry_code"),
+                *_no_industry_check(),
                 clean_spaces(F.col("taxpayer_type")).alias("entity_type"),
                 F.expr(NO_STRING).alias("status"),
                 F.lit(None).cast("date").alias("established_on"),
@@ -182,6 +211,7 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
                 F.when(e.is_valid & (e.kind == "REGISTRATION_NO"), e.id).alias("registration_no"),
                 normalize_enterprise_name(F.col("employer_name")).alias("name"),
                 *[F.expr(NO_STRING).alias(c) for c in nulls],
+                *_no_industry_check(),
                 F.lit(None).cast("date").alias("established_on"),
             )
         )
@@ -234,8 +264,10 @@ def link_legal_persons(mentions: DataFrame) -> DataFrame:
 
 
 def build_legal_persons(settings: Settings | None = None, *, as_of: datetime | None = None) -> dict[str, Any]:
-    """Rebuild the legal-persons library from bronze; returns counts of what changed."""
-    from delta.tables import DeltaTable
+    """Rebuild the legal-persons library from bronze; returns counts of what changed.
+
+    Until the enterprise register has been ingested, returns ``{"skipped": <why>}`` and writes nothing.
+    """
     from pyspark.sql import functions as F
 
     from jobs.silver.population.build import date_formats_of
@@ -243,54 +275,37 @@ def build_legal_persons(settings: Settings | None = None, *, as_of: datetime | N
 
     settings = settings or load_settings()
     spark = get_spark(settings)
-    names = ("enterprise_registration", "taxpayer_registry", "social_insurance_enrollment")
-    bronze = {
-        n: spark.read.format("delta").load(bronze_table_uri(n, settings))
-        for n in names
-        if DeltaTable.isDeltaTable(spark, bronze_table_uri(n, settings))
-    }
-    if "enterprise_registration" not in bronze:
-        raise RuntimeError("no enterprise_registration bronze table yet: ingest extracts first")
+    bronze = read_bronze(spark, settings, LEGAL_PERSON_DATASETS)
+    if REGISTER not in bronze:
+        return skipped(f"no {REGISTER} bronze table yet: the legal-persons library is built on that register")
     mentions = legal_person_mentions(bronze, date_formats_of(list(bronze))).cache()
     try:
         crosswalk = link_legal_persons(mentions)
         linked = mentions.join(crosswalk.select("record_key", "legal_person_id"), "record_key").withColumn(
             "observed_at", F.coalesce("established_on", "ingested_on")
         )
-        persons_path = population_uri(settings, "persons")
-        if DeltaTable.isDeltaTable(spark, persons_path):
-            people = (
-                spark.read.format("delta")
-                .load(persons_path)
-                .where("is_current")
-                .select(
+        people = read_current(spark, population_uri(settings, "persons"))
+        if people is not None:
+            linked = linked.join(
+                people.select(
                     F.col("id_number").alias("legal_representative_id_number"),
                     F.col("person_id").alias("legal_representative_person_id"),
-                )
+                ),
+                "legal_representative_id_number",
+                "left",
             )
-            linked = linked.join(people, "legal_representative_id_number", "left")
         else:
             linked = linked.withColumn("legal_representative_person_id", F.lit(None).cast("string"))
-        golden = survive(
-            linked,
-            key="legal_person_id",
-            attributes=GOLDEN_ATTRIBUTES,
+        counts = write_entity_library(
+            spark,
+            settings,
+            LEGAL_PERSONS,
+            records=mentions,
+            crosswalk=crosswalk,
+            linked=linked,
             ranks=trust_ranks(load_registry(), GOLDEN_ATTRIBUTES),
+            as_of=as_of or datetime.now(UTC),
         )
-        golden = golden.select("legal_person_id", *GOLDEN_ATTRIBUTES)
-        as_of = as_of or datetime.now(UTC)
-        counts = {
-            "records": upsert_changed(spark, table_uri(settings, "records"), mentions, ["record_key"]),
-            "crosswalk": upsert_changed(spark, table_uri(settings, "crosswalk"), crosswalk, ["record_key"]),
-            "legal_persons": apply_scd2(
-                spark,
-                table_uri(settings, "legal_persons"),
-                golden,
-                key="legal_person_id",
-                tracked=GOLDEN_ATTRIBUTES,
-                as_of=as_of,
-            ),
-        }
     finally:
         mentions.unpersist()
     log.info("legal-persons library: %s", counts)

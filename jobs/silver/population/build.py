@@ -16,14 +16,12 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from govlake.config import Settings, Zone, load_settings
+from govlake.config import Settings, load_settings
 from govlake.registry import load_registry
 from govlake.spark import get_spark
-from jobs.bronze.load import bronze_table_uri
-from jobs.silver.history import apply_scd2
 from jobs.silver.population.records import PERSON_MENTIONS, person_records
-from jobs.silver.survivorship import survive, trust_ranks
-from jobs.silver.tables import upsert_changed
+from jobs.silver.survivorship import trust_ranks
+from jobs.silver.tables import EntityLibrary, read_bronze, skipped, write_entity_library
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +36,15 @@ GOLDEN_ATTRIBUTES = (
     "admin_code",
     "phone",
 )
-
-
-def table_uri(settings: Settings, name: str) -> str:
-    return settings.table_path(Zone.SILVER, "population", name)
+POPULATION = EntityLibrary(
+    name="population",
+    records_table="person_records",
+    golden_table="persons",
+    entity_key="person_id",
+    golden_attributes=GOLDEN_ATTRIBUTES,
+)
+#: ``table_uri(settings, "crosswalk")``: where a table of the population library lives.
+table_uri = POPULATION.uri
 
 
 def date_formats_of(datasets: list[str]) -> list[str]:
@@ -58,22 +61,20 @@ def date_formats_of(datasets: list[str]) -> list[str]:
 def build_population(
     settings: Settings | None = None, *, backend: str = "duckdb", as_of: datetime | None = None
 ) -> dict[str, Any]:
-    """Rebuild the population library from bronze; returns row counts of what changed."""
-    from delta.tables import DeltaTable
+    """Rebuild the population library from bronze; returns row counts of what changed.
 
+    On a lake with no population bronze table yet, returns ``{"skipped": <why>}`` and writes nothing.
+    """
+    from jobs.silver.population.match_report import write_resolution_summary
     from jobs.silver.population.resolve import REQUIRED_COLUMNS, resolve_persons
 
     settings = settings or load_settings()
     spark = get_spark(settings)
     as_of = as_of or datetime.now(UTC)
 
-    bronze = {
-        name: spark.read.format("delta").load(bronze_table_uri(name, settings))
-        for name in PERSON_MENTIONS
-        if DeltaTable.isDeltaTable(spark, bronze_table_uri(name, settings))
-    }
+    bronze = read_bronze(spark, settings, PERSON_MENTIONS)
     if not bronze:
-        raise RuntimeError("no population bronze table exists yet: ingest extracts first")
+        return skipped(f"no population bronze table yet (any of {', '.join(PERSON_MENTIONS)})")
     records = person_records(bronze, date_formats_of(list(bronze))).cache()
     try:
         resolution = resolve_persons(spark, records.select(*REQUIRED_COLUMNS), backend=backend)
@@ -81,34 +82,17 @@ def build_population(
             "record_key", "source_id", "person_id", "match_method", "match_probability"
         )
         linked = records.join(crosswalk.select("record_key", "person_id"), "record_key")
-        golden = survive(
-            linked,
-            key="person_id",
-            attributes=GOLDEN_ATTRIBUTES,
+        counts: dict[str, Any] = write_entity_library(
+            spark,
+            settings,
+            POPULATION,
+            records=records,
+            crosswalk=crosswalk,
+            linked=linked,
             ranks=trust_ranks(load_registry(), GOLDEN_ATTRIBUTES),
-            recency_col="observed_at",
+            as_of=as_of,
         )
-        # Lineage columns (<attr>__source) are left out of the history: a newer record repeating the
-        # same value must not create a version. The crosswalk keeps every record's person_id.
-        golden = golden.select("person_id", *GOLDEN_ATTRIBUTES)
-        counts = {
-            "records": upsert_changed(spark, table_uri(settings, "person_records"), records, ["record_key"]),
-            "crosswalk": upsert_changed(spark, table_uri(settings, "crosswalk"), crosswalk, ["record_key"]),
-            "persons": apply_scd2(
-                spark,
-                table_uri(settings, "persons"),
-                golden,
-                key="person_id",
-                tracked=GOLDEN_ATTRIBUTES,
-                as_of=as_of,
-            ),
-            "resolution": {
-                "backend": resolution.backend,
-                "pairs_compared": resolution.pairs_compared,
-                "records_by_method": resolution.records_by_method,
-                "seconds": round(resolution.seconds, 1),
-            },
-        }
+        counts["resolution"] = write_resolution_summary(settings, resolution, as_of=as_of)
     finally:
         records.unpersist()
     log.info("population library: %s", counts)

@@ -1,0 +1,90 @@
+"""The library builds on a lake of their own: nothing to build from yet, and a geography snapshot
+that loses a point (its grid cell is deleted, a re-run writes nothing)."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+import pytest
+
+POINTS_DDL = (
+    "address_id string, address string, admin_code string, longitude string, latitude string, "
+    "crs string, _source_id string, _ingested_at timestamp"
+)
+# Far apart (Nanjing, Suzhou, Xuzhou): one H3 cell each.
+POINTS = [
+    ("A1", "南京市玄武区中山路1号", "320102", "118.7969", "32.0603", "WGS84"),
+    ("A2", "苏州市姑苏区人民路2号", "320508", "120.6196", "31.2990", "WGS84"),
+    ("A3", "徐州市鼓楼区淮海路3号", "320302", "117.1848", "34.2616", "WGS84"),
+]
+
+
+@pytest.fixture
+def fresh_settings(tmp_path):
+    """Settings of an empty lake (the shared Spark session reads and writes any local path)."""
+    from govlake.config import load_settings
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLAKE_STORAGE_ROOT")}
+    env["GOVLAKE_STORAGE_ROOT"] = str(tmp_path / "lake")
+    return load_settings(env)
+
+
+def test_builds_on_an_empty_lake_finish_with_a_reason(spark, fresh_settings, tmp_path):
+    from jobs.silver.geography.build import build_geography
+    from jobs.silver.legal_persons.build import build_legal_persons
+    from jobs.silver.population.build import build_population
+    from jobs.silver.population.match_report import write_match_report
+
+    population = build_population(fresh_settings)
+    assert set(population) == {"skipped"} and "population bronze" in population["skipped"]
+    legal = build_legal_persons(fresh_settings)
+    assert set(legal) == {"skipped"} and "enterprise_registration" in legal["skipped"]
+    geography = build_geography(fresh_settings)
+    # The admin divisions come from the gazetteer (reference data), so they are always built.
+    assert geography["admin_divisions"]["inserted"] > 100
+    assert (
+        geography["address_points"]
+        == geography["grid_cells"]
+        == {"skipped": "no address_points bronze table yet"}
+    )
+    assert "crosswalk" in write_match_report(fresh_settings, tmp_path)["skipped"]
+
+
+def _bronze_points(spark, settings, rows) -> None:
+    from jobs.bronze.load import bronze_table_uri
+
+    at = datetime(2024, 5, 1)
+    df = spark.createDataFrame([(*r, "nr_points", at) for r in rows], POINTS_DDL)
+    df.write.format("delta").mode("overwrite").save(bronze_table_uri("address_points", settings))
+
+
+def test_grid_cell_without_points_is_deleted(spark, fresh_settings):
+    from jobs.silver.geography.build import build_geography, table_uri
+
+    _bronze_points(spark, fresh_settings, POINTS)
+    first = build_geography(fresh_settings)
+    assert first["address_points"]["inserted"] == 3
+    assert first["grid_cells"]["inserted"] == 3
+    cells = spark.read.format("delta").load(table_uri(fresh_settings, "grid_cells"))
+    cell_of_a3 = (
+        spark.read.format("delta")
+        .load(table_uri(fresh_settings, "address_points"))
+        .where("address_id = 'A3'")
+        .first()["h3_cell"]
+    )
+    assert cells.where(cells.h3_cell == cell_of_a3).count() == 1
+
+    # Bronze no longer holds A3 (withdrawn by the department): its point and its cell go.
+    _bronze_points(spark, fresh_settings, POINTS[:2])
+    second = build_geography(fresh_settings)
+    assert second["address_points"] == {"inserted": 0, "updated": 0, "deleted": 1}
+    assert second["grid_cells"] == {"inserted": 0, "updated": 0, "deleted": 1}
+    cells = spark.read.format("delta").load(table_uri(fresh_settings, "grid_cells"))
+    assert cells.count() == 2 and cells.where(cells.h3_cell == cell_of_a3).count() == 0
+
+    paths = [table_uri(fresh_settings, t) for t in ("admin_divisions", "address_points", "grid_cells")]
+    commits = [spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for p in paths]
+    again = build_geography(fresh_settings)
+    assert all(again[t] == {"inserted": 0, "updated": 0, "deleted": 0} for t in again)
+    assert [spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for p in paths] == commits
