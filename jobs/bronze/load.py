@@ -30,10 +30,6 @@ INGEST_LOG = "_ingest_log"
 QUARANTINE_ROWS = "bronze_rows"
 TXN_VERSION = 1  # a file is written once; its txnAppId says which file
 
-# Full-width digits and letters, folded before a typed value is tried (２０２１年８月３日 is a date).
-HALF_WIDTH = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-/."
-FULL_WIDTH = "".join(chr(ord(ch) + 0xFEE0) for ch in HALF_WIDTH)  # U+FF01..U+FF5E mirror ASCII
-
 
 class AccountingError(RuntimeError):
     """Rows in != rows accepted + rows quarantined: something would be lost; nothing was written."""
@@ -87,9 +83,15 @@ INGEST_LOG_DDL = (
 
 
 def _folded(column: str) -> Column:
+    """The value as a typed check sees it: full-width folded (２０２１年８月３日 is a date), trimmed.
+
+    The same folding silver standardizes with, so bronze accepts exactly what silver can read.
+    """
     from pyspark.sql import functions as F
 
-    return F.translate(F.trim(F.col(column)), FULL_WIDTH, HALF_WIDTH)
+    from jobs.rules.characters import fold_fullwidth
+
+    return F.trim(fold_fullwidth(F.col(column)))
 
 
 def _parses_as(column: str, kind: ColumnType, date_formats: tuple[str, ...]) -> Column:
