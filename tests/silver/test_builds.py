@@ -88,3 +88,84 @@ def test_grid_cell_without_points_is_deleted(spark, fresh_settings):
     again = build_geography(fresh_settings)
     assert all(again[t] == {"inserted": 0, "updated": 0, "deleted": 0} for t in again)
     assert [spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for p in paths] == commits
+
+
+def _bronze(spark, settings, dataset: str, rows: list[dict[str, str]], source_id: str) -> None:
+    """Overwrite a bronze table with ``rows`` (canonical columns as sent, plus lineage)."""
+    from govlake.registry import load_registry
+    from jobs.bronze.load import bronze_ddl, bronze_table_uri
+
+    spec = load_registry().datasets[dataset]
+    at = datetime(2024, 5, 1)
+    values = [
+        (*[r.get(c) for c in spec.column_names], None, source_id, "3201", "b1", "f" * 64, i, at)
+        for i, r in enumerate(rows, start=1)
+    ]
+    df = spark.createDataFrame(values, bronze_ddl(spec))
+    df.write.format("delta").mode("overwrite").save(bronze_table_uri(dataset, settings))
+
+
+ENTERPRISES = [
+    {
+        "uscc": "91110000600037341L",
+        "name": "南京汽车零部件有限公司",
+        "industry_code": "３６７０",
+        "status": "存续",
+    },
+    {
+        "uscc": "91350100M000100Y43",
+        "name": "苏州网络科技有限公司",
+        "industry_code": "A6410",
+        "status": "在业",
+    },
+]
+
+
+def test_legal_persons_keep_valid_industry_codes_and_close_vanished_ones(spark, fresh_settings):
+    from jobs.silver.legal_persons.build import build_legal_persons, table_uri
+
+    _bronze(spark, fresh_settings, "enterprise_registration", ENTERPRISES, "mr_enterprise_registration")
+    _bronze(
+        spark,
+        fresh_settings,
+        "taxpayer_registry",
+        [{"taxpayer_id": "91350100M000100Y43", "name": "苏州网络科技有限公司"}],
+        "tax_taxpayer_registry",
+    )
+    first = build_legal_persons(fresh_settings)
+    assert first["records"]["inserted"] == 3 and first["legal_persons"]["new"] == 2
+
+    records = {
+        r["uscc_raw"] + "|" + r["dataset"]: r
+        for r in spark.read.format("delta").load(table_uri(fresh_settings, "records")).collect()
+    }
+    car = records["91110000600037341L|enterprise_registration"]
+    assert (car["industry_code"], car["industry_code_valid"]) == ("C3670", True)  # section derived
+    web = records["91350100M000100Y43|enterprise_registration"]
+    assert (web["industry_code"], web["industry_code_raw"], web["industry_invalid_reason"]) == (
+        None,
+        "A6410",
+        "SECTION_MISMATCH",  # 64 is in section I, not A
+    )
+    golden = {
+        r["legal_person_id"]: r
+        for r in spark.read.format("delta").load(table_uri(fresh_settings, "legal_persons")).collect()
+    }
+    assert golden["91110000600037341L"]["industry_code"] == "C3670"
+    assert golden["91350100M000100Y43"]["industry_code"] is None  # an invalid code never survives
+
+    # The register withdraws the first enterprise: its records go, its golden record is closed.
+    _bronze(spark, fresh_settings, "enterprise_registration", ENTERPRISES[1:], "mr_enterprise_registration")
+    second = build_legal_persons(fresh_settings)
+    # Rows are numbered anew here: row 1 now holds the second enterprise (updated), row 2 is gone.
+    assert second["records"] == {"inserted": 0, "updated": 1, "deleted": 1}
+    assert second["legal_persons"] == {"new": 0, "changed": 0, "closed": 1}
+    current = spark.read.format("delta").load(table_uri(fresh_settings, "legal_persons")).where("is_current")
+    assert [r["legal_person_id"] for r in current.collect()] == ["91350100M000100Y43"]
+
+    paths = [table_uri(fresh_settings, t) for t in ("records", "crosswalk", "legal_persons")]
+    commits = [spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for p in paths]
+    again = build_legal_persons(fresh_settings)
+    assert again["legal_persons"] == {"new": 0, "changed": 0, "closed": 0}
+    assert again["records"] == again["crosswalk"] == {"inserted": 0, "updated": 0, "deleted": 0}
+    assert [spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for p in paths] == commits

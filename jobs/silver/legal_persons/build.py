@@ -123,6 +123,17 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
             F.to_date("_ingested_at").alias("ingested_on"),
         ]
 
+    def mixed_identifiers(column: str) -> list:
+        """uscc .. registration_no from a column that may hold a USCC or a legacy identifier."""
+        i = legal_id(F.col(column))
+        return [
+            F.when(i.is_valid & (i.kind == "USCC"), i.id).alias("uscc"),
+            F.col(column).alias("uscc_raw"),
+            i.invalid_reason.alias("uscc_invalid_reason"),
+            i.org_code.alias("org_code"),
+            F.when(i.is_valid & (i.kind == "REGISTRATION_NO"), i.id).alias("registration_no"),
+        ]
+
     frames = []
     if "enterprise_registration" in bronze:
         df = bronze["enterprise_registration"]
@@ -162,16 +173,11 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
         )
     if "taxpayer_registry" in bronze:
         df = bronze["taxpayer_registry"]
-        t = legal_id(F.col("taxpayer_id"))
         frames.append(
             df.select(
                 *base(df, "taxpayer"),
                 F.lit("taxpayer_registry").alias("dataset"),
-                F.when(t.is_valid & (t.kind == "USCC"), t.id).alias("uscc"),
-                F.col("taxpayer_id").alias("uscc_raw"),
-                t.invalid_reason.alias("uscc_invalid_reason"),
-                t.org_code.alias("org_code"),
-                F.when(t.is_valid & (t.kind == "REGISTRATION_NO"), t.id).alias("registration_no"),
+                *mixed_identifiers("taxpayer_id"),
                 normalize_enterprise_name(F.col("name")).alias("name"),
                 normalize_person_name(F.col("legal_representative_name")).alias("legal_representative_name"),
                 F.expr(NO_STRING).alias("legal_representative_id_number"),
@@ -189,7 +195,6 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
         df = bronze["social_insurance_enrollment"].where(
             F.col("employer_uscc").isNotNull() | F.col("employer_name").isNotNull()
         )
-        e = legal_id(F.col("employer_uscc"))
         nulls = [
             "legal_representative_name",
             "legal_representative_id_number",
@@ -204,11 +209,7 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
             df.select(
                 *base(df, "employer"),
                 F.lit("social_insurance_enrollment").alias("dataset"),
-                F.when(e.is_valid & (e.kind == "USCC"), e.id).alias("uscc"),
-                F.col("employer_uscc").alias("uscc_raw"),
-                e.invalid_reason.alias("uscc_invalid_reason"),
-                e.org_code.alias("org_code"),
-                F.when(e.is_valid & (e.kind == "REGISTRATION_NO"), e.id).alias("registration_no"),
+                *mixed_identifiers("employer_uscc"),
                 normalize_enterprise_name(F.col("employer_name")).alias("name"),
                 *[F.expr(NO_STRING).alias(c) for c in nulls],
                 *_no_industry_check(),
