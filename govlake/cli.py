@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -98,6 +99,21 @@ def _build_and_gate(settings: Settings, indent: str) -> None:
         raise typer.Exit(1) from None
 
 
+def _print_match_quality(settings: Settings, truth_dir: Path) -> None:
+    """Score person matching against the generator's ground truth (only synthetic runs have one)."""
+    from jobs.silver.population.match_report import report_folder, write_match_report
+
+    report = write_match_report(settings, truth_dir)
+    if "skipped" in report:
+        typer.echo(f"    match quality: skipped ({report['skipped']})")
+        return
+    typer.echo(
+        f"    person matching vs ground truth: precision {report['precision']:.4f},"
+        f" recall {report['recall']:.4f}, {report['pairs_compared']} pairs compared after blocking"
+        f" ({report['backend']}); report {report_folder(settings)}/latest.json"
+    )
+
+
 def _print_report_locations(settings: Settings) -> None:
     from jobs.quality.context import data_docs_index
     from jobs.quality.gate import publications_path
@@ -120,8 +136,6 @@ def run(
     lake's landing zone as departments would upload them, then ingested and standardized.
     Re-running with the same seed changes nothing: every file is recognised by its hash.
     """
-    from pathlib import Path
-
     from jobs.pipeline import deliver_extracts, ingest_all
 
     settings = load_settings()
@@ -138,6 +152,7 @@ def run(
     _gate_bronze(settings)
     typer.echo("4/4 building the base libraries, each through its quality gate")
     _build_and_gate(settings, indent="    ")
+    _print_match_quality(settings, generated / "truth")
     _print_report_locations(settings)
     typer.echo(f"done: tables under {settings.storage_root} (govlake config lists the zones)")
 
