@@ -50,12 +50,16 @@ def apply_scd2(
     tracked: Sequence[str],
     as_of: datetime,
     close_missing: bool = False,
+    among: DataFrame | None = None,
 ) -> dict[str, int]:
     """MERGE ``incoming`` (one row per key) into the history table at ``path``.
 
     ``close_missing``: ``incoming`` holds every entity that exists now, so an entity whose current
     version has no row in it (e.g. a person_id that re-resolution merged into another) is closed:
     ``valid_to`` set, ``is_current`` false, its history kept. Otherwise absent entities are left alone.
+    ``among`` (a frame with the key column) narrows what ``incoming`` is complete for: only those
+    entities are closed when absent (an incremental batch recomputes the entities it touched, and
+    a touched entity may have lost all its records).
 
     Returns counts: ``new`` entities, ``changed`` entities (old version closed, new one opened),
     ``closed`` entities (current version closed, none opened).
@@ -68,7 +72,10 @@ def apply_scd2(
     changes = changed_entities(current, incoming, key, tracked).cache()
     gone = None
     if current is not None and close_missing:
-        gone = current.where("is_current").select(key).join(incoming.select(key), key, "left_anti").cache()
+        candidates = current.where("is_current").select(key)
+        if among is not None:
+            candidates = candidates.join(among.select(key).distinct(), key, "left_semi")
+        gone = candidates.join(incoming.select(key), key, "left_anti").cache()
     try:
         n_changes = changes.count()
         n_closed = gone.count() if gone is not None else 0

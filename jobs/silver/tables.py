@@ -142,17 +142,22 @@ def write_entity_library(
     linked: DataFrame,
     ranks: Mapping[str, Mapping[str, int]],
     as_of: datetime,
+    touched: DataFrame | None = None,
 ) -> dict[str, Any]:
     """Survive golden records from ``linked`` and write the library's three tables, only what changed.
 
     ``records`` and ``crosswalk`` are full snapshots (one row per ``record_key``): a record gone from
     bronze leaves both. ``linked`` is the records with their entity key (and whatever the golden
     attributes need). An entity no longer named by any record has its current version closed.
+    ``touched`` (a frame of entity keys): only these entities' golden records are recomputed, the
+    others are known not to have changed (an incremental batch); None recomputes all.
     Returns per table what was written, under the records table's, "crosswalk" and the golden
     table's names.
     """
     from jobs.silver.survivorship import survive
 
+    if touched is not None:
+        linked = linked.join(touched.select(library.entity_key).distinct(), library.entity_key, "left_semi")
     golden = survive(linked, key=library.entity_key, attributes=library.golden_attributes, ranks=ranks)
     # Lineage columns (<attr>__source) are left out of the history: a newer record repeating the
     # same value must not create a version. The crosswalk keeps every record's entity key.
@@ -172,5 +177,6 @@ def write_entity_library(
             tracked=library.golden_attributes,
             as_of=as_of,
             close_missing=True,
+            among=touched,
         ),
     }

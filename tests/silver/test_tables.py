@@ -107,3 +107,20 @@ def test_scd2_closes_entities_missing_from_a_complete_batch(spark, tmp_path):
     }
     current = {r["person_id"] for r in spark.read.format("delta").load(path).where("is_current").collect()}
     assert current == {"P1", "P2"}
+
+    # An incremental batch is complete only for the entities it touched: P2 lost all its records,
+    # P1 was not touched and stays current although the batch does not name it.
+    touched = spark.createDataFrame([("P2",)], "person_id string")
+    nobody = spark.createDataFrame([], schema)
+    assert apply_scd2(
+        spark,
+        path,
+        nobody,
+        key="person_id",
+        tracked=tracked,
+        as_of=datetime(2024, 5, 1),
+        close_missing=True,
+        among=touched,
+    ) == {"new": 0, "changed": 0, "closed": 1}
+    current = {r["person_id"] for r in spark.read.format("delta").load(path).where("is_current").collect()}
+    assert current == {"P1"}

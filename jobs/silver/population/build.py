@@ -12,16 +12,18 @@ persons whose golden attributes it changes.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from govlake import storage
 from govlake.config import Settings, load_settings
 from govlake.registry import load_registry
 from govlake.spark import get_spark
 from jobs.silver.population.records import PERSON_MENTIONS, person_records
 from jobs.silver.survivorship import trust_ranks
-from jobs.silver.tables import EntityLibrary, read_bronze, skipped, write_entity_library
+from jobs.silver.tables import EntityLibrary, read_bronze, read_delta, skipped, write_entity_library
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +60,29 @@ def date_formats_of(datasets: list[str]) -> list[str]:
     return sorted(counts, key=lambda f: -counts[f])
 
 
+def model_path(settings: Settings) -> str:
+    """The Splink model of the last full resolution, reused by incremental ones (JSON)."""
+    return table_uri(settings, "_resolution/splink_model.json")
+
+
+def _load_model(settings: Settings) -> dict[str, Any] | None:
+    path = model_path(settings)
+    return json.loads(storage.read_bytes(settings, path)) if storage.exists(settings, path) else None
+
+
 def build_population(
-    settings: Settings | None = None, *, backend: str = "duckdb", as_of: datetime | None = None
+    settings: Settings | None = None,
+    *,
+    backend: str = "duckdb",
+    as_of: datetime | None = None,
+    incremental: bool = True,
 ) -> dict[str, Any]:
     """Rebuild the population library from bronze; returns row counts of what changed.
+
+    ``incremental`` (once a crosswalk and a model exist): records already resolved keep their
+    person_id unless a new record reopens their person, the model is reused, and golden records
+    are recomputed only for the persons whose records changed (see ``resolve_persons``). Otherwise,
+    or with ``incremental=False``, every record is resolved afresh and the model retrained.
 
     On a lake with no population bronze table yet, returns ``{"skipped": <why>}`` and writes nothing.
     """
@@ -75,9 +96,15 @@ def build_population(
     bronze = read_bronze(spark, settings, PERSON_MENTIONS)
     if not bronze:
         return skipped(f"no population bronze table yet (any of {', '.join(PERSON_MENTIONS)})")
+    previous = read_delta(spark, table_uri(settings, "crosswalk")) if incremental else None
+    model = _load_model(settings) if previous is not None else None
+    if model is None:
+        previous = None  # no model to reuse: resolve everything afresh
     records = person_records(bronze, date_formats_of(list(bronze))).cache()
     try:
-        resolution = resolve_persons(spark, records.select(*REQUIRED_COLUMNS), backend=backend)
+        resolution = resolve_persons(
+            spark, records.select(*REQUIRED_COLUMNS), backend=backend, existing=previous, model=model
+        )
         crosswalk = resolution.crosswalk.select(
             "record_key", "source_id", "person_id", "match_method", "match_probability"
         )
@@ -91,7 +118,10 @@ def build_population(
             linked=linked,
             ranks=trust_ranks(load_registry(), GOLDEN_ATTRIBUTES),
             as_of=as_of,
+            touched=resolution.touched_person_ids,
         )
+        if previous is None and resolution.model:  # a full run trained it: keep it for the next
+            storage.write_bytes(settings, model_path(settings), json.dumps(resolution.model).encode("utf-8"))
         counts["resolution"] = write_resolution_summary(settings, resolution, as_of=as_of)
     finally:
         records.unpersist()

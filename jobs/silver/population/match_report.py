@@ -72,7 +72,8 @@ def write_resolution_summary(
         "pairs_compared": resolution.pairs_compared,
         "records_by_method": resolution.records_by_method,
         "conflicts_split": resolution.conflicts_split,
-        "m_training": resolution.m_training,
+        "m_training": resolution.m_training,  # "reused" in an incremental run
+        "incremental": resolution.touched_person_ids is not None,
         "seconds": round(resolution.seconds, 1),
     }
     _write_json(settings, resolution_summary_path(settings), summary)

@@ -150,6 +150,9 @@ class ResolutionResult:
     m_training: str
     #: The trained Splink model (settings dict with m/u), to audit or to re-score without training.
     model: dict[str, Any] = field(repr=False)
+    #: Incremental runs only: the person_ids whose records changed (new records joined them, or
+    #: records of theirs are gone). None after a full resolution: every person may have changed.
+    touched_person_ids: DataFrame | None = field(default=None, repr=False)
 
 
 def person_id_salt(salt: str | None = None) -> str:
@@ -519,13 +522,32 @@ class _Stopwatch:
 
 
 def _link(
-    db_api: DatabaseAPI, table: SplinkDataFrame, threshold: float, seed: int, clock: _Stopwatch
+    db_api: DatabaseAPI,
+    table: SplinkDataFrame,
+    threshold: float,
+    seed: int,
+    clock: _Stopwatch,
+    model: dict[str, Any] | None = None,
 ) -> tuple[SplinkDataFrame, int, int, dict[str, Any], str]:
-    """Train, block, score and cluster in the backend; the rows of ``_LinkOutput.assigned``."""
+    """Train (unless a ``model`` is given), block, score and cluster in the backend.
+
+    Returns the rows of ``_LinkOutput.assigned``. A table with a ``settled_person_id`` column is an
+    incremental run: training sees the true ID labels, prediction sees every record that stays
+    settled with its person_id in ``id_person_id``, so only pairs with an unsettled record are scored.
+    """
     from splink import Linker
 
-    model, how = _train(db_api, table, seed)
+    if model is None:
+        model, how = _train(db_api, table, seed)
+    else:
+        how = "reused"
     clock.lap("train")
+    columns = [c.unquote().name for c in table.columns]
+    if "settled_person_id" in columns:
+        kept = ", ".join(c for c in columns if c not in ("id_person_id", "settled_person_id"))
+        table = db_api.query_sql(
+            f"select {kept}, settled_person_id as id_person_id from {table.physical_name}"
+        )
     linker = Linker(table, model, log_level=None)
     blocked = linker.inference.compute_blocked_pairs_for_predict()  # cached: predict() reuses it
     pairs = int(_scalar(db_api, f"select count(*) as n from {blocked.physical_name}") or 0)
@@ -536,21 +558,26 @@ def _link(
     return assigned, pairs, conflicts, model, how
 
 
+#: The previous crosswalk's row of an already-resolved record, carried beside it in incremental runs
+#: (the backend gets only ``settled_person_id``).
+_KNOWN_ROW = ("known_person_id", "known_method", "known_probability", "reopened")
 _ASSIGNED_DDL = "unique_id string, linked_person_id string, anchor_key string, match_probability double"
 
 
-def _link_duckdb(spark: SparkSession, prepared: DataFrame, threshold: float, seed: int) -> _LinkOutput:
+def _link_duckdb(
+    spark: SparkSession, prepared: DataFrame, threshold: float, seed: int, model: dict[str, Any] | None
+) -> _LinkOutput:
     """Records to Arrow, Splink on an in-process DuckDB, assignments back as a Spark DataFrame."""
     from splink import DuckDBAPI
 
     clock = _Stopwatch()
     # Sorted, so DuckDB sees the same table whatever Spark's partitioning was.
-    arrow = prepared.drop("source_id").toArrow().sort_by("unique_id")
+    arrow = prepared.drop("source_id", *_KNOWN_ROW).toArrow().sort_by("unique_id")
     clock.lap("to_backend")
     db_api = DuckDBAPI(":memory:")
     try:
         table = db_api.register(arrow, table_name="person_records")
-        assigned, pairs, conflicts, model, how = _link(db_api, table, threshold, seed, clock)
+        assigned, pairs, conflicts, model, how = _link(db_api, table, threshold, seed, clock, model)
         rows = assigned.as_pyarrow_table()
     finally:
         db_api.duckdb_con.close()
@@ -583,7 +610,9 @@ def _checkpoint_dir(spark: SparkSession) -> str:
     return str(current.get())
 
 
-def _link_spark(spark: SparkSession, prepared: DataFrame, threshold: float, seed: int) -> _LinkOutput:
+def _link_spark(
+    spark: SparkSession, prepared: DataFrame, threshold: float, seed: int, model: dict[str, Any] | None
+) -> _LinkOutput:
     """Splink's Spark backend on the caller's session (the cluster path)."""
     from splink import SparkAPI
 
@@ -597,10 +626,12 @@ def _link_spark(spark: SparkSession, prepared: DataFrame, threshold: float, seed
         num_partitions_on_repartition=max(1, shuffle),
         register_udfs_automatically=False,  # built-in functions only: no Scala UDF jar needed
     )
-    table = db_api.register(prepared.drop("source_id"), table_name=f"person_records_{uuid.uuid4().hex[:8]}")
+    table = db_api.register(
+        prepared.drop("source_id", *_KNOWN_ROW), table_name=f"person_records_{uuid.uuid4().hex[:8]}"
+    )
     clock.lap("to_backend")
     try:
-        assigned, pairs, conflicts, model, how = _link(db_api, table, threshold, seed, clock)
+        assigned, pairs, conflicts, model, how = _link(db_api, table, threshold, seed, clock, model)
         assigned_df = assigned.as_spark_dataframe().localCheckpoint(eager=True)
     finally:
         _drop_spark_tables(spark, checkpoint_dir, files_before, views_before)
@@ -643,6 +674,51 @@ def _drop_spark_tables(
 # --- entry points ---------------------------------------------------------------------------------
 
 
+def _settle(prepared: DataFrame) -> DataFrame:
+    """Incremental runs: which already-resolved records stay as they are (``settled_person_id``).
+
+    A new record (no ``known_person_id``) is unsettled. So is every ID-less record of an existing
+    person that a new record meets in some blocking rule (``reopened``): the new record may be the
+    evidence that joins that person to another, as a full run would. Everything else keeps its
+    person_id and is only a target new records can join.
+    """
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    new = prepared.where(F.col("known_person_id").isNull()).alias("l")
+    open_to_change = prepared.where(F.col("known_person_id").isNotNull() & F.col("id_person_id").isNull())
+    reached = [
+        new.join(open_to_change.alias("r"), F.expr(rule)).select(F.col("r.known_person_id"))
+        for rule in BLOCKING_RULES
+    ]
+    reopened = reduce(lambda a, b: a.union(b), reached).distinct().withColumn("reopened", F.lit(True))
+    settled = prepared.join(F.broadcast(reopened), "known_person_id", "left").withColumn(
+        "reopened", F.coalesce("reopened", F.lit(False))
+    )
+    return settled.withColumn(
+        "settled_person_id",
+        F.when(
+            F.col("known_person_id").isNotNull() & ~F.col("reopened"),
+            F.coalesce("id_person_id", "known_person_id"),
+        ).otherwise(F.col("id_person_id")),
+    )
+
+
+def _touched(crosswalk: DataFrame, existing: DataFrame) -> DataFrame:
+    """person_ids on either side of a crosswalk row that is new, gone, or moved to another person."""
+    from pyspark.sql import functions as F
+
+    old = existing.select("record_key", F.col("person_id").alias("old_person_id"))
+    diff = crosswalk.select("record_key", "person_id").join(old, "record_key", "full_outer")
+    return (
+        diff.where(~F.col("person_id").eqNullSafe(F.col("old_person_id")))
+        .select(F.explode(F.array("person_id", "old_person_id")).alias("person_id"))
+        .where(F.col("person_id").isNotNull())
+        .distinct()
+    )
+
+
 def resolve_persons(
     spark: SparkSession,
     records: DataFrame,
@@ -651,12 +727,19 @@ def resolve_persons(
     threshold: float = DEFAULT_THRESHOLD,
     seed: int = DEFAULT_SEED,
     salt: str | None = None,
+    existing: DataFrame | None = None,
+    model: dict[str, Any] | None = None,
 ) -> ResolutionResult:
     """Assign every standardized person record a ``person_id`` (see the module docstring).
 
     ``records`` needs the columns of :data:`REQUIRED_COLUMNS` (others are ignored); ``record_key``
     must be unique. Same input (and salt, seed, threshold) => same crosswalk, whatever the row
     order or partitioning.
+
+    Incremental (``existing``: the previous crosswalk): a record already in it keeps its row unless
+    a new record reopens its person (:func:`_settle`); a new record with a valid ID gets its ID's
+    person_id; the rest are scored only in pairs with an unsettled record. ``model`` (a previous
+    result's) skips training. ``touched_person_ids`` of the result says whose records changed.
     """
     from pyspark.sql import functions as F
 
@@ -665,12 +748,28 @@ def resolve_persons(
     started = time.perf_counter()
     clock = _Stopwatch()
     salt = person_id_salt(salt)
-    prepared = _prepare(records, salt).cache()
+    prepared = _prepare(records, salt)
+    if existing is not None:
+        previous = existing.select(
+            F.col("record_key").alias("unique_id"),
+            F.col("person_id").alias("known_person_id"),
+            F.col("match_method").alias("known_method"),
+            F.col("match_probability").alias("known_probability"),
+        )
+        prepared = _settle(prepared.join(previous, "unique_id", "left"))
+    prepared = prepared.cache()
     try:
-        counts = prepared.agg(F.count("*").alias("n"), F.countDistinct("unique_id").alias("keys")).first()
+        counts = prepared.agg(
+            F.count("*").alias("n"),
+            F.countDistinct("unique_id").alias("keys"),
+            F.count(F.col("known_person_id") if existing is not None else F.lit(None)).alias("known"),
+            F.count(F.col("settled_person_id" if existing is not None else "id_person_id")).alias("settled"),
+        ).first()
         n_records = int(counts["n"])
         if int(counts["keys"]) != n_records:
             raise ValueError(f"record_key is not unique: {n_records} records, {counts['keys']} distinct keys")
+        n_new = n_records - int(counts["known"])
+        n_unsettled = n_records - int(counts["settled"])
         clock.lap("prepare")
         if n_records == 0:
             return ResolutionResult(
@@ -683,44 +782,58 @@ def resolve_persons(
                 seconds=time.perf_counter() - started,
                 timings=clock.timings,
                 m_training="none",
-                model={},
+                model=model or {},
             )
-        link = (_link_duckdb if backend == "duckdb" else _link_spark)(spark, prepared, threshold, seed)
+        if n_unsettled == 0:  # every record is settled by its ID or its previous row: no pair to score
+            link = _LinkOutput(spark.createDataFrame([], _ASSIGNED_DDL), 0, 0, model or {}, "none", {})
+        else:
+            link = (_link_duckdb if backend == "duckdb" else _link_spark)(
+                spark, prepared, threshold, seed, model
+            )
         clock._last = time.perf_counter()
 
         a = link.assigned.alias("a")
         p = prepared.alias("p")
+        resolved = {
+            "person_id": F.coalesce(
+                F.col("p.id_person_id"),
+                F.col("a.linked_person_id"),
+                _hash_id("cluster", F.coalesce(F.col("a.anchor_key"), F.col("p.unique_id")), salt),
+            ),
+            "match_method": F.when(F.col("p.id_person_id").isNotNull(), F.lit(METHOD_ID))
+            .when(F.col("a.match_probability").isNotNull(), F.lit(METHOD_PROBABILISTIC))
+            .otherwise(F.lit(METHOD_SINGLETON)),
+            "match_probability": F.when(F.col("p.id_person_id").isNotNull(), F.lit(1.0))
+            .otherwise(F.col("a.match_probability"))
+            .cast("double"),
+        }
+        if existing is not None:  # settled records keep the previous crosswalk's row
+            kept = F.col("p.known_person_id").isNotNull() & ~F.col("p.reopened")
+            resolved = {
+                name: F.when(kept, F.col(f"p.known_{name.removeprefix('match_')}")).otherwise(value)
+                for name, value in resolved.items()
+            }
         crosswalk = (
             p.join(a, F.col("p.unique_id") == F.col("a.unique_id"), "left")
             .select(
                 F.col("p.unique_id").alias("record_key"),
                 F.col("p.source_id").alias("source_id"),
-                F.coalesce(
-                    F.col("p.id_person_id"),
-                    F.col("a.linked_person_id"),
-                    _hash_id("cluster", F.coalesce(F.col("a.anchor_key"), F.col("p.unique_id")), salt),
-                ).alias("person_id"),
-                F.when(F.col("p.id_person_id").isNotNull(), F.lit(METHOD_ID))
-                .when(F.col("a.match_probability").isNotNull(), F.lit(METHOD_PROBABILISTIC))
-                .otherwise(F.lit(METHOD_SINGLETON))
-                .alias("match_method"),
-                F.when(F.col("p.id_person_id").isNotNull(), F.lit(1.0))
-                .otherwise(F.col("a.match_probability"))
-                .cast("double")
-                .alias("match_probability"),
+                *[value.alias(name) for name, value in resolved.items()],
             )
             .localCheckpoint(eager=True)
         )
         by_method = {m: 0 for m in MATCH_METHODS}
         for row in crosswalk.groupBy("match_method").count().collect():
             by_method[row["match_method"]] = int(row["count"])
+        touched = _touched(crosswalk, existing).localCheckpoint(eager=True) if existing is not None else None
         clock.lap("assemble")
     finally:
         prepared.unpersist()
     seconds = time.perf_counter() - started
     log.info(
-        "resolved %d records with %s in %.1fs: %s, %d pairs compared, %d conflicts split",
+        "resolved %d records (%d new) with %s in %.1fs: %s, %d pairs compared, %d conflicts split",
         n_records,
+        n_new,
         backend,
         seconds,
         by_method,
@@ -738,6 +851,7 @@ def resolve_persons(
         timings={**clock.timings, **link.timings},
         m_training=link.m_training,
         model=link.model,
+        touched_person_ids=touched,
     )
 
 
