@@ -19,6 +19,16 @@ Two passes, because the two kinds of evidence deserve different trust:
    new id from the smallest member record_key — stable across re-runs of the same input, and stable
    when later members join with larger keys.
 
+Incremental runs (``existing``: the previous crosswalk, ``model``: the previous model) settle what
+is already known: an already-resolved record keeps its row, and is only a target new records can
+join, unless a new record meets an ID-less record of its person in some blocking rule; then that
+person's ID-less records are re-resolved with the new ones (the new record may be the evidence
+that joins them to an ID, as a full run would find). Only pairs with an unsettled record are
+scored, the model is not retrained, and the result names the persons whose crosswalk rows changed,
+so the golden records of only those are recomputed. Measured on the 900-record fixture with a fifth
+of the records arriving later: 319 pairs compared instead of 435, no training, precision / recall
+still above the targets (tests/silver/population/test_incremental.py).
+
 Model training is cheap and deterministic: u-probabilities by Splink's hash-based random sampling
 with a fixed seed; m-probabilities from the ID-bearing records themselves (records sharing an ID
 are known matches: Splink's ``estimate_m_from_label_column``), blended with fixed priors so that a
