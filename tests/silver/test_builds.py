@@ -212,9 +212,7 @@ def test_a_new_batch_versions_only_the_persons_it_changes(spark, fresh_settings)
     # Three records train no model; a lake's first real build would. Keep one from a synthetic
     # population, so the next build runs incrementally as it would on a grown lake.
     synthetic = syn.generate(300, seed=3)
-    columns = [c.split()[0] for c in syn.RECORD_DDL.split(", ")]
-    records = spark.createDataFrame([tuple(r[c] for c in columns) for r in synthetic.records], syn.RECORD_DDL)
-    model = resolve_persons(spark, records).model
+    model = resolve_persons(spark, syn.records_frame(spark, synthetic.records)).model
     storage.write_bytes(fresh_settings, model_path(fresh_settings), json.dumps(model).encode("utf-8"))
 
     # A later delivery: 张伟 moved. Only he is mentioned, so only he is recomputed and versioned.

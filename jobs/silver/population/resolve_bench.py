@@ -28,13 +28,10 @@ def main(argv: list[str] | None = None) -> None:
     from govlake.spark import get_spark
 
     spark = get_spark()
-    columns = [c.split()[0] for c in syn.RECORD_DDL.split(", ")]
     for size in args.sizes:
         pop = syn.generate(size, seed=args.seed)
-        records = spark.createDataFrame(
-            [tuple(r[c] for c in columns) for r in pop.records], syn.RECORD_DDL
-        ).cache()
-        truth = spark.createDataFrame(sorted(pop.truth.items()), syn.TRUTH_DDL).cache()
+        records = syn.records_frame(spark, pop.records).cache()
+        truth = syn.truth_frame(spark, pop).cache()
         records.count(), truth.count()
         seconds: dict[str, float] = {}
         for backend in args.backends.split(","):

@@ -21,6 +21,10 @@ import datetime as dt
 import hashlib
 import random
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 #: (code, name) of districts across the 13 prefectures (3201 南京 ... 3213 宿迁).
 DISTRICTS: tuple[tuple[str, str], ...] = (
@@ -411,3 +415,14 @@ RECORD_DDL = (
     "admin_code string, address string, phone string"
 )
 TRUTH_DDL = "record_key string, true_person_id string"
+RECORD_COLUMNS = tuple(c.split()[0] for c in RECORD_DDL.split(", "))
+
+
+def records_frame(spark: SparkSession, records: list[dict]) -> DataFrame:
+    """Synthetic records as the Spark DataFrame ``resolve_persons`` takes."""
+    return spark.createDataFrame([tuple(r[c] for c in RECORD_COLUMNS) for r in records], RECORD_DDL)
+
+
+def truth_frame(spark: SparkSession, population: SyntheticPopulation) -> DataFrame:
+    """(record_key, true_person_id) of a synthetic population, for ``match_quality``."""
+    return spark.createDataFrame(sorted(population.truth.items()), TRUTH_DDL)

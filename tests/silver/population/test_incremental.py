@@ -13,8 +13,6 @@ import pytest
 from jobs.silver.population import resolve_synthetic as syn
 from jobs.silver.population.resolve import METHOD_ID, match_quality, person_id_salt, resolve_persons
 
-COLUMNS = tuple(c.split()[0] for c in syn.RECORD_DDL.split(", "))
-
 
 @pytest.fixture(scope="module")
 def population() -> syn.SyntheticPopulation:
@@ -24,9 +22,8 @@ def population() -> syn.SyntheticPopulation:
 @pytest.fixture(scope="module")
 def batches(spark, population):
     """(all records, first batch): every fifth record arrives later."""
-    rows = [tuple(r[c] for c in COLUMNS) for r in population.records]
-    everything = spark.createDataFrame(rows, syn.RECORD_DDL).cache()
-    first = spark.createDataFrame([r for i, r in enumerate(rows) if i % 5], syn.RECORD_DDL).cache()
+    everything = syn.records_frame(spark, population.records).cache()
+    first = syn.records_frame(spark, [r for i, r in enumerate(population.records) if i % 5]).cache()
     return everything, first
 
 
@@ -85,7 +82,7 @@ def test_only_pairs_with_an_unsettled_record_are_compared(spark, batches, runs):
 
 def test_incremental_result_meets_the_targets(spark, population, runs):
     _, _, later = runs
-    truth = spark.createDataFrame(sorted(population.truth.items()), syn.TRUTH_DDL)
+    truth = syn.truth_frame(spark, population)
     quality = match_quality(later, truth)
     assert quality["precision"] >= 0.99, quality
     assert quality["recall"] >= 0.97, quality

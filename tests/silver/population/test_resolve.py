@@ -27,7 +27,7 @@ from jobs.silver.population.resolve import (
     resolve_persons,
 )
 
-COLUMNS = tuple(c.split()[0] for c in syn.RECORD_DDL.split(", "))
+COLUMNS = syn.RECORD_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +37,12 @@ def population() -> syn.SyntheticPopulation:
 
 @pytest.fixture(scope="module")
 def records(spark, population):
-    rows = [tuple(r[c] for c in COLUMNS) for r in population.records]
-    return spark.createDataFrame(rows, syn.RECORD_DDL).cache()
+    return syn.records_frame(spark, population.records).cache()
 
 
 @pytest.fixture(scope="module")
 def truth(spark, population):
-    return spark.createDataFrame(sorted(population.truth.items()), syn.TRUTH_DDL).cache()
+    return syn.truth_frame(spark, population).cache()
 
 
 @pytest.fixture(scope="module")
