@@ -9,10 +9,12 @@ from typing import Annotated
 import typer
 
 from govlake.cli_generate import generate
+from govlake.cli_quality import quality_app
 from govlake.config import REPO_ROOT, Settings, Zone, load_settings
 
 app = typer.Typer(help="govlake: the province's government data lake.", no_args_is_help=True)
 app.command("generate")(generate)
+app.add_typer(quality_app, name="quality")
 
 
 @app.command()
@@ -118,8 +120,10 @@ def _print_report_locations(settings: Settings) -> None:
     from jobs.quality.context import data_docs_index
     from jobs.quality.gate import publications_path
     from jobs.quality.gx_runner import validations_path
+    from jobs.quality.scorecard import report_paths
 
-    typer.echo("reports:")
+    typer.echo("reports (`govlake quality report` prints them again):")
+    typer.echo(f"  scorecard (quality officers)   {report_paths(settings)[0]}")
     typer.echo(f"  Data Docs (validation reports) {data_docs_index(settings)}")
     typer.echo(f"  validations history (Delta)    {validations_path(settings)}")
     typer.echo(f"  publications (Delta)           {publications_path(settings)}")
@@ -153,6 +157,11 @@ def run(
     typer.echo("4/4 building the base libraries, each through its quality gate")
     _build_and_gate(settings, indent="    ")
     _print_match_quality(settings, generated / "truth")
+    typer.echo("scoring data quality per prefecture x department (GB/T 36344)")
+    from jobs.quality.scorecard import build_scorecard
+
+    for line in build_scorecard(settings).report().splitlines():
+        typer.echo(f"    {line}")
     _print_report_locations(settings)
     typer.echo(f"done: tables under {settings.storage_root} (govlake config lists the zones)")
 

@@ -39,3 +39,18 @@ if [[ ! -f "$JARS_DIR/.installed" || "$(cat "$JARS_DIR/.installed")" != "$(stamp
   stamp infra/jars/pom.xml > "$JARS_DIR/.installed"
   echo "    done in $(( $(date +%s) - started )) s"
 fi
+
+# Headless Chromium (the scorecard page's screenshot test) and a CJK font (Chinese labels in the
+# scorecard charts and page), from Debian's packages. Needs root and apt-get; without them the rest of
+# the project still works and only the screenshot test fails, saying why.
+if [[ "${GOVLAKE_INSTALL_BROWSER:-1}" == 1 ]] && { ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "WenQuanYi"; }; then
+  echo "==> Chromium and a CJK font from Debian packages"
+  started=$(date +%s)
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei >/dev/null
+    echo "    done in $(( $(date +%s) - started )) s"
+  else
+    echo "    skipped: needs root and apt-get (install chromium and fonts-wqy-microhei yourself)" >&2
+  fi
+fi

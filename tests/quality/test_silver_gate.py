@@ -90,6 +90,103 @@ def test_rerun_validates_nothing_and_publishes_nothing(spark, own_settings, firs
     assert {t for r in rerun for t in r.gate.already_published} == ALL_TABLES
 
 
+def _truth(generated: Path, name: str) -> list[dict[str, str]]:
+    import csv
+
+    with (generated / "truth" / name).open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_scorecard_figures_match_the_ground_truth_and_the_page_renders(
+    spark, own_settings, generated, first_run, tmp_path
+):
+    import shutil
+    import subprocess
+
+    from PIL import Image
+
+    from govlake import storage
+    from jobs.quality.scorecard import build_scorecard
+    from jobs.quality.scorecard.build import scorecard_table_path
+
+    result = build_scorecard(own_settings, spark=spark, run_id="first")
+    build_scorecard(own_settings, spark=spark, run_id="first")  # a re-run of the same run adds nothing
+    history = spark.read.format("delta").load(scorecard_table_path(own_settings))
+    assert history.select("run_id").distinct().count() == 1 and history.count() == result.cells
+
+    # independent figures from the generator's truth: every row received, repeats, unreadable files
+    rows, files = _truth(generated, "rows.csv"), _truth(generated, "files.csv")
+    accepted = [
+        r for r in rows if r["invalid_reason"] not in {"truncated_file", "truncated_row", "wrong_field_count"}
+    ]
+    totals = {
+        r["indicator"]: (r["n"], r["d"])
+        for r in history.groupBy("indicator")
+        .agg({"numerator": "sum", "denominator": "sum"})
+        .withColumnsRenamed({"sum(numerator)": "n", "sum(denominator)": "d"})
+        .collect()
+    }
+    assert totals["conformity"][1] == len(rows)  # every row received is scored, quarantined or not
+    assert totals["uniqueness"] == (
+        len(accepted) - sum(bool(r["duplicate_of"]) for r in accepted),
+        len(accepted),
+    )
+    assert totals["accessibility"] == (sum(f["truncated"] != "true" for f in files), len(files))
+    assert result.province["accessibility"] == totals["accessibility"][0] / totals["accessibility"][1]
+    assert set(result.province) == {
+        "conformity",
+        "completeness",
+        "accuracy",
+        "consistency",
+        "timeliness",
+        "accessibility",
+        "uniqueness",
+    }
+
+    page = storage.read_bytes(own_settings, result.html_path).decode("utf-8")
+    for words in (
+        "规范性",
+        "完整性",
+        "准确性",
+        "一致性",
+        "时效性",
+        "可访问性",
+        "唯一性",
+        "League table",
+        "南京市",
+    ):
+        assert words in page, words
+    assert (
+        f"{totals['uniqueness'][0]:,.0f} / {totals['uniqueness'][1]:,.0f}" in page
+    )  # the figure beside its definition
+    png = Image.open(result.png_path)
+    assert png.width > 1000 and len(png.getcolors(1 << 20) or []) > 50
+
+    chromium = shutil.which("chromium")
+    assert chromium, "headless Chromium is missing: infra/install.sh installs Debian's chromium"
+    shot = tmp_path / "scorecard.png"
+    subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--hide-scrollbars",
+            f"--screenshot={shot}",
+            "--window-size=1400,2000",
+            Path(result.html_path).as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    image = Image.open(shot).convert("RGB")
+    assert image.size == (1400, 2000)
+    assert len(image.getcolors(1 << 20) or []) > 50  # not blank: text, tables and charts drawn
+
+
 def _defective_death_file(generated: Path) -> tuple[str, bytes]:
     """A later death-records workbook with one certificate whose death precedes the birth, no ID.
 

@@ -1,0 +1,291 @@
+"""Render the scorecard: a self-contained HTML page (charts embedded as PNG) and one PNG summary.
+
+Inputs are small pandas frames (one row per prefecture x department x indicator), so this is plain
+pandas and matplotlib; nothing is fetched from the network (the page must open on an offline desk).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jobs.quality.scorecard.indicators import INDICATOR_KEYS, INDICATORS, PROVINCE
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DEPARTMENTS = {
+    "public_security": "公安 public security",
+    "health": "卫健 health",
+    "hrss": "人社 HRSS",
+    "civil_affairs": "民政 civil affairs",
+    "market_regulation": "市场监管 market regulation",
+    "tax": "税务 tax",
+    "natural_resources": "自然资源 natural resources",
+}
+#: Debian's fonts-wqy-microhei (installed by infra/install.sh) renders the Chinese labels in charts.
+CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",)
+
+
+@cache
+def prefecture_names() -> dict[str, str]:
+    """'3201' -> '南京市', and the province-wide bucket."""
+    from govlake.reference.admin_divisions import jiangsu_divisions
+
+    names = {d.code[:4]: d.name for d in jiangsu_divisions() if d.level.value == "city"}
+    return {**names, PROVINCE: "省级 province-wide"}
+
+
+def _label(code: str, chinese: bool) -> str:
+    name = prefecture_names().get(code, "")
+    return f"{code} {name}" if chinese else code
+
+
+@cache
+def _chinese_font() -> bool:
+    """Use a CJK font in charts when one is installed; otherwise charts are labelled by code only."""
+    from matplotlib import font_manager, rcParams
+
+    for path in CJK_FONTS:
+        if Path(path).is_file():
+            font_manager.fontManager.addfont(path)
+            rcParams["font.family"] = font_manager.FontProperties(fname=path).get_name()
+            rcParams["axes.unicode_minus"] = False
+            return True
+    return False
+
+
+# ------------------------------------------------------------------------------------ tables
+
+
+def league_table(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per prefecture: each indicator over all departments (ratio of sums), the overall score (mean of
+    the indicators it has) and its rank; the province-wide bucket is listed but not ranked."""
+    shares = cells[cells["indicator"].isin(INDICATOR_KEYS)]
+    sums = shares.groupby(["prefecture", "indicator"])[["numerator", "denominator"]].sum()
+    wide = (sums["numerator"] / sums["denominator"]).unstack("indicator")
+    wide = wide.reindex(columns=[k for k in INDICATOR_KEYS if k in wide.columns])
+    wide["overall"] = wide.mean(axis=1)
+    ranked = wide.drop(index=PROVINCE, errors="ignore").sort_values("overall", ascending=False)
+    ranked["rank"] = range(1, len(ranked) + 1)
+    if PROVINCE in wide.index:
+        ranked = ranked._append(wide.loc[[PROVINCE]])  # unranked, last
+    return ranked
+
+
+def cell_table(cells: pd.DataFrame) -> pd.DataFrame:
+    """Prefecture x department rows, one column per indicator, plus the overall score."""
+    wide = cells.pivot_table(index=["prefecture", "department"], columns="indicator", values="value")
+    present = [k for k in INDICATOR_KEYS if k in wide.columns]
+    wide["overall"] = wide[present].mean(axis=1)
+    return wide.reindex(
+        columns=[*present, "overall", *(["lateness_days"] if "lateness_days" in wide else [])]
+    )
+
+
+def trend_table(history: pd.DataFrame) -> pd.DataFrame:
+    """Province-wide figure per indicator for every run, oldest first."""
+    shares = history[history["indicator"].isin(INDICATOR_KEYS)]
+    sums = shares.groupby(["computed_at", "indicator"])[["numerator", "denominator"]].sum()
+    return (sums["numerator"] / sums["denominator"]).unstack("indicator").sort_index()
+
+
+# ------------------------------------------------------------------------------------ charts
+
+
+def _png(fig: Any) -> bytes:
+    import matplotlib.pyplot as plt
+
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return out.getvalue()
+
+
+def _heatmap(ax: Any, table: pd.DataFrame, rows: list[str], cols: list[str], title: str) -> None:
+    import numpy as np
+
+    data = table.to_numpy(dtype=float)
+    ax.imshow(np.ma.masked_invalid(data), cmap="RdYlGn", vmin=0.5, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(cols)), cols, rotation=35, ha="right", fontsize=8)
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
+    for i in range(data.shape[0]):
+        for j in range(data.shape[1]):
+            if not np.isnan(data[i, j]):
+                ax.text(j, i, f"{data[i, j]:.2f}", ha="center", va="center", fontsize=7)
+    ax.set_title(title, fontsize=10)
+
+
+def charts(cells: pd.DataFrame, history: pd.DataFrame) -> dict[str, bytes]:
+    """The page's charts as PNG bytes: department heatmap, indicator heatmap, league bars, trend."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: files only
+    import matplotlib.pyplot as plt
+
+    chinese = _chinese_font()
+    league = league_table(cells)
+    by_cell = cell_table(cells)["overall"].unstack("department")
+    by_cell = by_cell.reindex(index=[p for p in league.index if p in by_cell.index])
+    names = {k: (v if chinese else k) for k, v in DEPARTMENTS.items()}
+    out: dict[str, bytes] = {}
+
+    fig, ax = plt.subplots(figsize=(9, 6))
+    _heatmap(
+        ax,
+        by_cell,
+        [_label(p, chinese) for p in by_cell.index],
+        [names.get(d, d) for d in by_cell.columns],
+        "Overall score, prefecture x department (mean of the indicators)",
+    )
+    out["departments"] = _png(fig)
+
+    indicators = league[[k for k in INDICATOR_KEYS if k in league.columns]]
+    fig, ax = plt.subplots(figsize=(9, 6))
+    _heatmap(
+        ax,
+        indicators,
+        [_label(p, chinese) for p in indicators.index],
+        [f"{i.name_zh} {i.name_en}" if chinese else i.name_en for i in INDICATORS if i.key in indicators],
+        "Indicators per prefecture (all departments)",
+    )
+    out["indicators"] = _png(fig)
+
+    ranked = league.dropna(subset=["rank"]) if "rank" in league else league
+    fig, ax = plt.subplots(figsize=(9, 5))
+    ax.barh(
+        [_label(p, chinese) for p in ranked.index][::-1], ranked["overall"].to_numpy()[::-1], color="#3b7dd8"
+    )
+    ax.set_xlim(max(0.0, float(ranked["overall"].min()) - 0.05) if len(ranked) else 0, 1.0)
+    ax.set_xlabel("overall score")
+    ax.set_title("League table: prefectures ranked by overall score", fontsize=10)
+    out["league"] = _png(fig)
+
+    trend = trend_table(history)
+    fig, ax = plt.subplots(figsize=(9, 4))
+    for indicator in INDICATORS:
+        if indicator.key in trend:
+            label = f"{indicator.name_zh} {indicator.name_en}" if chinese else indicator.name_en
+            ax.plot(range(1, len(trend) + 1), trend[indicator.key].to_numpy(), marker="o", label=label)
+    ax.set_xticks(range(1, len(trend) + 1))
+    ax.set_xlabel("run (oldest first)")
+    ax.set_ylabel("province-wide figure")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=7, ncol=4, loc="lower left")
+    ax.set_title(f"Trend over {len(trend)} run(s)", fontsize=10)
+    out["trend"] = _png(fig)
+    return out
+
+
+def summary_png(parts: dict[str, bytes]) -> bytes:
+    """The scorecard as one PNG: the four charts stacked two by two."""
+    import matplotlib.image as mpimg
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(18, 12))
+    for ax, key in zip(axes.flat, ("league", "indicators", "departments", "trend"), strict=True):
+        ax.imshow(mpimg.imread(io.BytesIO(parts[key]), format="png"))
+        ax.axis("off")
+    fig.suptitle("govlake data-quality scorecard (GB/T 36344-2018)", fontsize=16)
+    return _png(fig)
+
+
+# ---------------------------------------------------------------------------------------- page
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    try:
+        return "–" if value != value else f"{float(value):.{digits}f}"  # NaN -> dash
+    except (TypeError, ValueError):
+        return html.escape(str(value))
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def render(
+    cells: pd.DataFrame, history: pd.DataFrame, *, run_id: str, computed_at: datetime
+) -> tuple[str, bytes]:
+    """The page (HTML text) and the summary PNG for one run."""
+    if cells.empty:
+        raise ValueError("nothing to score: the lake has no bronze or silver tables yet")
+    parts = charts(cells, history)
+    league = league_table(cells)
+    details = cell_table(cells)
+    province = (
+        cells[cells["indicator"].isin(INDICATOR_KEYS)]
+        .groupby("indicator")[["numerator", "denominator"]]
+        .sum()
+    )
+    keys = [k for k in INDICATOR_KEYS if k in league.columns]
+    names = {i.key: f"{i.name_zh}<br><small>{i.name_en}</small>" for i in INDICATORS}
+
+    definitions = "".join(
+        f"<tr><th>{i.name_zh} {i.name_en}</th>"
+        f"<td class=num>{_fmt(province.loc[i.key, 'numerator'] / province.loc[i.key, 'denominator'])}</td>"
+        f"<td class=num>{int(province.loc[i.key, 'numerator']):,}"
+        f" / {int(province.loc[i.key, 'denominator']):,}</td>"
+        f"<td>{html.escape(i.definition)}</td></tr>"
+        for i in INDICATORS
+        if i.key in province.index
+    )
+    league_rows = "".join(
+        f"<tr><td class=num>{'' if row.get('rank') != row.get('rank') else int(row['rank'])}</td>"
+        f"<td>{html.escape(_label(p, True))}</td>"
+        + "".join(f"<td class=num>{_fmt(row.get(k))}</td>" for k in keys)
+        + f"<td class=num><b>{_fmt(row['overall'])}</b></td></tr>"
+        for p, row in league.iterrows()
+    )
+    detail_cols = list(details.columns)
+    detail_rows = "".join(
+        f"<tr><td>{html.escape(_label(p, True))}</td><td>{html.escape(DEPARTMENTS.get(d, d))}</td>"
+        + "".join(f"<td class=num>{_fmt(row[c], 1 if c == 'lateness_days' else 3)}</td>" for c in detail_cols)
+        + "</tr>"
+        for (p, d), row in details.iterrows()
+    )
+    detail_head = "".join(
+        f"<th>{names.get(c, 'overall' if c == 'overall' else 'lateness (days)')}</th>" for c in detail_cols
+    )
+    league_head = "".join(f"<th>{names[k]}</th>" for k in keys)
+    charts_html = "\n".join(
+        _img(parts[key], alt)
+        for key, alt in [
+            ("league", "league table"),
+            ("indicators", "indicators per prefecture"),
+            ("departments", "prefecture x department"),
+            ("trend", "trend over runs"),
+        ]
+    )
+    page = f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<title>govlake 数据质量记分卡 data-quality scorecard</title>
+<style>
+body {{ font-family: "WenQuanYi Micro Hei", "Noto Sans CJK SC", sans-serif; margin: 24px; color: #222; }}
+table {{ border-collapse: collapse; margin: 8px 0 24px; font-size: 13px; }}
+th, td {{ border: 1px solid #ccc; padding: 4px 8px; vertical-align: top; }}
+th {{ background: #f3f5f8; text-align: left; }}
+td.num {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }}
+img {{ max-width: 100%; border: 1px solid #ddd; margin: 6px 0; }}
+.charts {{ display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }}
+small {{ color: #666; }}
+</style></head><body>
+<h1>数据质量记分卡 · Data-quality scorecard</h1>
+<p>Indicators of GB/T 36344-2018 (plus uniqueness), per prefecture × department. Run <code>{run_id}</code>,
+computed {computed_at:%Y-%m-%d %H:%M:%S} UTC; {history["run_id"].nunique()} run(s) in the history.</p>
+<h2>Indicators and their definitions (province-wide figure)</h2>
+<table><tr><th>indicator</th><th>figure</th><th>counts</th><th>definition</th></tr>{definitions}</table>
+<h2>League table · 排名</h2>
+<table><tr><th>rank</th><th>prefecture</th>{league_head}<th>overall</th></tr>
+{league_rows}</table>
+<div class="charts">{charts_html}</div>
+<h2>Prefecture × department</h2>
+<table><tr><th>prefecture</th><th>department</th>{detail_head}</tr>{detail_rows}</table>
+</body></html>
+"""
+    return page, summary_png(parts)
