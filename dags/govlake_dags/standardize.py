@@ -42,7 +42,7 @@ log = logging.getLogger("govlake.airflow")
 
 DAG_ID_PREFIX = "silver__"
 #: Keys of the per-table counts ``upsert_changed`` / ``apply_scd2`` return that mean rows were written.
-WRITE_KEYS = frozenset({"inserted", "updated", "new", "changed"})
+WRITE_KEYS = frozenset({"inserted", "updated", "deleted", "new", "changed", "closed"})
 
 
 @dataclass(frozen=True)

@@ -246,6 +246,11 @@ def legal_persons_suite(settings: Settings) -> SilverSuite:
         .unique("legal_person_id", "valid_from")
         .id_format("uscc", "uscc")
         .id_checksum("uscc", "uscc", example_columns=["legal_person_id"])
+        .matches(
+            "industry_code",
+            r"^[A-T](\d{2}|\d{3}|\d{4})?$",
+            description="a GB/T 4754-2017 code: section letter, then division, group or class digits",
+        )
         .rule(
             "history_is_closed",
             "is_current = (valid_to IS NULL)",

@@ -205,7 +205,7 @@ def test_silver_population_builds_one_current_row_per_person(truth, outcome):
     assert silver["crosswalk_without_current_person"] == 0
 
     (event,) = outcome["asset_events"]["silver.population"]
-    assert event["build"]["persons"] == {"new": persons, "changed": 0}
+    assert event["build"]["persons"] == {"new": persons, "changed": 0, "closed": 0}
     assert event["build"]["records"]["inserted"] == sum(mentions.values())
     # the gate validated and published the first version of every population table
     assert event["published"] == {
