@@ -77,7 +77,9 @@ def test_no_heavy_library_imported_at_parse_time(probe):
 def test_one_ingest_dag_per_registry_source(probe):
     expected = {f"ingest__{s['id']}" for s in DAG_TEST_SOURCES}
     assert set(probe["files"]["ingest.py"]["dags"]) == expected
-    assert set(probe["folder"]["dag_ids"]) == expected | {"platform__smoke"} | set(STANDARDIZE_INPUTS)
+    assert set(probe["folder"]["dag_ids"]) == expected | {"platform__smoke", "quality__scorecard"} | set(
+        STANDARDIZE_INPUTS
+    )
 
 
 def test_task_runner_parses_only_its_own_dag(probe):
@@ -134,6 +136,13 @@ def test_standardize_dag_shape(probe, dag_id):
         if name != "gate":
             assert task["retries"] >= 1 and task["retry_exponential_backoff"] > 1
         assert task["on_failure_callback"] and task["doc"]
+
+
+def test_scorecard_dag_runs_after_any_library_is_published(probe):
+    dag = probe["files"]["quality.py"]["dags"]["quality__scorecard"]
+    assert dag["schedule"] is None and dag["catchup"] is False  # asset-triggered
+    assert all(f"silver.{lib}" in dag["doc_md"] for lib in ("population", "legal_persons", "geography"))
+    assert set(dag["tasks"]) == {"score"} and dag["tasks"]["score"]["pool"] == "spark"
 
 
 def test_standardize_dags_run_when_any_input_asset_is_updated():
