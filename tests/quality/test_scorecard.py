@@ -7,9 +7,11 @@ from datetime import datetime, timedelta
 import pandas as pd
 import stdnum.cn.ric as ric
 
+from govlake.registry import ColumnType, load_registry
 from jobs.quality.scorecard.indicators import (
     bronze_row_indicators,
     expected_arrival,
+    file_indicators,
     person_indicators,
     quarantine_indicators,
     score_cells,
@@ -64,6 +66,69 @@ def test_bronze_rows_conformity_completeness_uniqueness(spark):
     assert got[("prov", "3205", "completeness")] == (2, 4)  # no ID, blank phone
     assert got[("prov", "32", "completeness")] == (4, 4)
     assert got[("prov", "32", "uniqueness")] == (1, 1)
+
+
+def test_typed_values_must_parse_in_a_format_their_own_source_declares(spark):
+    rows = [
+        ("a", "19800101", "1,234.50", "s1", "3201"),
+        ("b", "1980/01/01", "100", "s1", "3201"),  # not s1's format
+        ("c", " ", None, "s1", "3201"),  # empty: completeness's business, not conformity's
+        ("d", "１９８００１０１", "100", "s1", "3201"),  # full-width digits fold, as bronze reads them
+        ("e", "1980年1月1日", "100", "s2", "3202"),
+        ("f", "19800101", "100", "s2", "3202"),  # s1's format, not s2's
+        ("g", "1980-01-01", "abc", "s2", "3202"),  # ISO is always read (XLSX cells); abc is no decimal
+        ("h", "1980-02-30", "1", "s2", "3202"),  # no such day
+    ]
+    bronze = spark.createDataFrame(
+        rows,
+        "record_no string, birth_date string, monthly_base string, _source_id string, _prefecture string",
+    ).selectExpr("*", "'f' AS _file_hash", "1 AS _row_number")
+    columns = ["record_no", "birth_date", "monthly_base"]
+    got = _figures(
+        bronze_row_indicators(
+            bronze,
+            columns=columns,
+            sent_columns={"s1": columns, "s2": columns},
+            row_key=["record_no"],
+            typed_columns={"birth_date": ColumnType.DATE, "monthly_base": ColumnType.DECIMAL},
+            date_formats={"s1": ["yyyyMMdd"], "s2": ["yyyy年M月d日"]},
+        )
+    )
+    assert got[("s1", "3201", "conformity")] == (3, 4)
+    assert got[("s2", "3202", "conformity")] == (1, 4)
+
+
+def test_files_are_scored_on_landing_time_against_the_schedule_and_on_being_readable(spark):
+    registry = load_registry()
+    # the registry's schedules these figures rest on (China Standard Time)
+    assert registry.sources["ps_3201_household"].schedule == "0 1 * * *"
+    assert registry.sources["hrss_social_insurance"].schedule == "0 3 * * 1"
+    log = spark.createDataFrame(
+        [
+            # due 2025-07-01 01:00 CST; landed 2025-07-01 10:00 CST (02:00 UTC): on time, 0.375 days late
+            ("ps_3201_household", "3201", "njga_hjrk_20250630.csv", "20250701T020000-aaaaaaaa", "LOADED"),
+            # landed 2025-07-02 01:00:01 CST (17:00:01 UTC the day before): a second past the day allowed
+            ("ps_3201_household", "3201", "njga_hjrk_20250630_2.csv", "20250701T170001-bbbbbbbb", "LOADED"),
+            # weekly (Mondays 03:00): the extract of Monday 2025-06-30 is due 2025-07-07 03:00; a week's grace
+            (
+                "hrss_social_insurance",
+                None,
+                "jsrst_cbdj_20250630_01.csv",
+                "20250710T000000-cccccccc",
+                "REJECTED",
+            ),
+            # no date in the name: readable, but its timeliness cannot be judged
+            ("hrss_social_insurance", None, "cbdj.csv", "20250710T000000-dddddddd", "EMPTY"),
+        ],
+        "source_id string, prefecture string, original_name string, batch_id string, status string",
+    ).selectExpr("*", "CAST(NULL AS timestamp) AS loaded_at")
+    got = _figures(file_indicators(log, registry, spark))
+    assert got[("ps_3201_household", "3201", "accessibility")] == (2, 2)
+    assert got[("ps_3201_household", "3201", "timeliness")] == (1, 2)
+    late = got[("ps_3201_household", "3201", "lateness_days")]
+    assert late[1] == 2 and abs(late[0] - (0.375 + (1 + 1 / 86400))) < 1e-9
+    assert got[("hrss_social_insurance", "32", "accessibility")] == (1, 2)
+    assert got[("hrss_social_insurance", "32", "timeliness")] == (1, 1)
 
 
 def test_quarantined_rows_count_against_conformity(spark):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from govlake import storage
 from govlake.config import Settings, Zone, load_settings
-from govlake.registry import Registry, load_registry
+from govlake.registry import ColumnType, Registry, load_registry
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -67,10 +67,15 @@ def long_counts(spark: SparkSession, settings: Settings, registry: Registry) -> 
         bronze = _read(spark, bronze_table_uri(dataset.name, settings))
         if bronze is None:
             continue
-        sent = {s.id: list(s.column_map.values()) for s in registry.sources_for(dataset.name)}
+        sources = registry.sources_for(dataset.name)
         parts.append(
             ind.bronze_row_indicators(
-                bronze, columns=dataset.column_names, sent_columns=sent, row_key=dataset.row_key
+                bronze,
+                columns=dataset.column_names,
+                sent_columns={s.id: list(s.column_map.values()) for s in sources},
+                row_key=dataset.row_key,
+                typed_columns={c.name: c.type for c in dataset.columns if c.type is not ColumnType.STRING},
+                date_formats={s.id: s.date_formats for s in sources},
             )
         )
     quarantine = _read(spark, quarantine_uri(settings))

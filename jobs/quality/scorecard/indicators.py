@@ -15,11 +15,14 @@ indicators (timeliness, accessibility) of a province-wide extract are scored und
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+from govlake.registry import ColumnType
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -45,9 +48,11 @@ INDICATORS: tuple[Indicator, ...] = (
         "规范性",
         "Conformity",
         "Rows that conform to their standards, over rows received: the row was well-formed (not "
-        "quarantined at bronze: field count, encoding, required values parse) and every identifier it "
-        "carries passes its national standard's check character (citizen ID GB 11643, unified social "
-        "credit code GB 32100; a legacy 15-digit ID or registration number in their place does not).",
+        "quarantined at bronze: field count, encoding, required values parse), every typed value it "
+        "carries (date, integer, decimal) parses in a format its source's registry entry declares, and "
+        "every identifier it carries passes its national standard's check character (citizen ID "
+        "GB 11643, unified social credit code GB 32100; a legacy 15-digit ID or registration number in "
+        "their place does not). Empty values are completeness's business, not conformity's.",
     ),
     Indicator(
         "completeness",
@@ -78,8 +83,9 @@ INDICATORS: tuple[Indicator, ...] = (
         "时效性",
         "Timeliness",
         "Files on time, over files whose extract date is known (the date in the file name): an extract "
-        "dated D is due at the registry schedule's first run after D ends and is on time if it was "
-        "loaded within one schedule period of that. Average lateness is shown in days.",
+        "dated D is due at the registry schedule's (cron, China Standard Time) first run after D ends "
+        "and is on time if it landed within one schedule period of that. Average lateness (days past "
+        "due) is shown beside the cells.",
     ),
     Indicator(
         "accessibility",
@@ -158,18 +164,51 @@ def credit_code_columns(columns: Iterable[str]) -> list[str]:
 ADMIN_CODE_COLUMNS = ("admin_code", "birthplace_admin_code", "office_admin_code", "code")
 
 
+def typed_values_parse(
+    typed_columns: Mapping[str, ColumnType], date_formats: Mapping[str, Sequence[str]]
+) -> list[Column]:
+    """Per typed column: true when its value is empty or parses as bronze would parse it.
+
+    ``date_formats`` maps a source id to its declared date formats; a date is read with the formats
+    of the row's own source (sources of one dataset write dates differently).
+    """
+    from pyspark.sql import functions as F
+
+    # bronze's own test for a required value, so "parses" means the same thing in both places
+    from jobs.bronze.load import _parses_as
+
+    by_formats: dict[tuple[str, ...], list[str]] = {}
+    for source_id, formats in date_formats.items():
+        by_formats.setdefault(tuple(formats), []).append(source_id)
+    checks = []
+    for column, kind in typed_columns.items():
+        empty = F.nullif(F.trim(F.col(column)), F.lit("")).isNull()
+        if kind is ColumnType.DATE:
+            parses = _parses_as(column, kind, ())  # a source with no declared format: ISO only
+            for formats, sources in by_formats.items():
+                in_formats = _parses_as(column, kind, formats)
+                parses = F.when(F.col("_source_id").isin(sources), in_formats).otherwise(parses)
+        else:
+            parses = _parses_as(column, kind, ())
+        checks.append(empty | F.coalesce(parses, F.lit(False)))
+    return checks
+
+
 def bronze_row_indicators(
     bronze: DataFrame,
     *,
     columns: Sequence[str],
     sent_columns: Mapping[str, Sequence[str]],
     row_key: Sequence[str],
+    typed_columns: Mapping[str, ColumnType] | None = None,
+    date_formats: Mapping[str, Sequence[str]] | None = None,
 ) -> DataFrame:
-    """Conformity (identifiers), completeness and uniqueness of one bronze table's rows.
+    """Conformity (typed values, identifiers), completeness and uniqueness of one bronze table's rows.
 
     ``columns`` are the dataset's canonical columns; ``sent_columns`` maps a source id to the
     canonical columns that source sends (its registry column mapping); ``row_key`` is the dataset's
-    business key. Quarantined rows are added to conformity's denominator by
+    business key; ``typed_columns`` the dataset's non-string columns and their types, checked with
+    each source's ``date_formats``. Quarantined rows are added to conformity's denominator by
     :func:`quarantine_indicators`.
     """
     from functools import reduce
@@ -179,7 +218,8 @@ def bronze_row_indicators(
 
     from jobs.quality.silver import citizen_id_checksum_ok, uscc_checksum_ok
 
-    checks = [citizen_id_checksum_ok(c) for c in citizen_id_columns(columns)]
+    checks = typed_values_parse(typed_columns or {}, date_formats or {})
+    checks += [citizen_id_checksum_ok(c) for c in citizen_id_columns(columns)]
     checks += [uscc_checksum_ok(c) for c in credit_code_columns(columns)]
     # null (no identifier sent) passes; a present identifier must pass its checksum
     conforming = reduce(lambda a, b: a & b, [F.coalesce(c, F.lit(True)) for c in checks], F.lit(True))
@@ -285,25 +325,52 @@ def expected_arrival(schedule: str, extract_date: datetime) -> tuple[datetime, t
     return due, runs.get_next(datetime) - due
 
 
+def landed_at(batch_id: str | None) -> datetime | None:
+    """When a file landed (UTC, naive), read from its batch id.
+
+    jobs.raw.land names a batch ``<UTC landing time %Y%m%dT%H%M%S>-<hash prefix>``, and the batch id
+    is in the ingest log: no need to open every file's raw metadata (one object-store read per file).
+    """
+    stamp = re.match(r"(\d{8}T\d{6})-", batch_id or "")
+    return datetime.strptime(stamp.group(1), "%Y%m%dT%H%M%S") if stamp else None
+
+
+def extract_date(file_name: str | None) -> datetime | None:
+    """The extract's date as its file name states it (``..._20250630...``), if it does."""
+    stamp = re.search(r"(?<!\d)(20\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)", file_name or "")
+    return datetime.strptime(stamp.group(0), "%Y%m%d") if stamp else None
+
+
 def file_indicators(ingest_log: DataFrame, registry: Registry, spark: SparkSession) -> DataFrame:
-    """Timeliness and accessibility per delivered file (small: one row per file, done in Python)."""
-    import re
+    """Timeliness and accessibility per delivered file (small: one row per file, done in Python).
+
+    Accessibility: status not REJECTED (EMPTY is a readable file with no rows). Timeliness: the file's
+    landing time (from its batch id; the bronze load time if that is unknown) against when the
+    registry's schedule expected it; ``lateness_days`` carries the days past due per file.
+    """
+    from datetime import UTC
 
     rows = []
-    for f in ingest_log.select("source_id", "prefecture", "original_name", "status", "loaded_at").collect():
+    columns = ("source_id", "prefecture", "original_name", "batch_id", "status", "loaded_at")
+    for f in ingest_log.select(*columns).collect():
         source = registry.sources.get(f["source_id"])
         if source is None:
             continue
         prefecture = f["prefecture"] or PROVINCE
         rows.append((f["source_id"], prefecture, "accessibility", float(f["status"] != "REJECTED"), 1.0))
-        stamp = re.search(r"(20\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])", f["original_name"] or "")
-        if stamp and f["loaded_at"] is not None:
-            due, period = expected_arrival(source.schedule, datetime.strptime(stamp.group(0), "%Y%m%d"))
-            # PySpark gives a naive local time; schedules are China Standard Time, as in the DAGs
-            loaded = f["loaded_at"].astimezone(SCHEDULE_TIMEZONE).replace(tzinfo=None)
-            late_days = max((loaded - due).total_seconds(), 0.0) / 86400
-            rows.append((f["source_id"], prefecture, "timeliness", float(loaded <= due + period), 1.0))
-            rows.append((f["source_id"], prefecture, "lateness_days", late_days, 1.0))
+        dated = extract_date(f["original_name"])
+        landed_utc = landed_at(f["batch_id"])
+        if landed_utc is None and f["loaded_at"] is not None:
+            # PySpark gives a naive time in this machine's zone: make it UTC like the batch id
+            landed_utc = f["loaded_at"].astimezone(UTC).replace(tzinfo=None)
+        if dated is None or landed_utc is None:
+            continue
+        due, period = expected_arrival(source.schedule, dated)
+        # schedules are China Standard Time, as in the DAGs
+        landed = landed_utc.replace(tzinfo=UTC).astimezone(SCHEDULE_TIMEZONE).replace(tzinfo=None)
+        late_days = max((landed - due).total_seconds(), 0.0) / 86400
+        rows.append((f["source_id"], prefecture, "timeliness", float(landed <= due + period), 1.0))
+        rows.append((f["source_id"], prefecture, "lateness_days", late_days, 1.0))
     return spark.createDataFrame(rows, LONG_SCHEMA)
 
 
