@@ -25,6 +25,20 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory):
+    """This module's own lake: other modules build silver tables in the session's lake, and the
+    figures here (crosswalk exactly once, matching against this generation's truth) need only
+    this module's extracts in it."""
+    import os
+
+    from govlake.config import load_settings
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLAKE_STORAGE_ROOT")}
+    env["GOVLAKE_STORAGE_ROOT"] = str(tmp_path_factory.mktemp("e2e_lake"))
+    return load_settings(env)
+
+
+@pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from govlake.synthetic.generator import generate
 
@@ -34,15 +48,15 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def ingested(spark, settings, generated):
+def ingested(spark, lake, generated):
     from jobs.pipeline import deliver_extracts, ingest_all
 
-    delivered = deliver_extracts(generated / "landing", settings)
-    results = ingest_all(settings)
+    delivered = deliver_extracts(generated / "landing", lake)
+    results = ingest_all(lake)
     return delivered, results
 
 
-def test_every_row_is_accounted_for(spark, settings, generated, ingested):
+def test_every_row_is_accounted_for(spark, lake, generated, ingested):
     from jobs.bronze.load import quarantine_uri
 
     delivered, results = ingested
@@ -63,7 +77,7 @@ def test_every_row_is_accounted_for(spark, settings, generated, ingested):
     hash_to_name = {f["sha256"]: n for n, f in files.items()}
     quarantined = {
         (hash_to_name[r["_file_hash"]], r["_row_number"])
-        for r in spark.read.format("delta").load(quarantine_uri(settings)).collect()
+        for r in spark.read.format("delta").load(quarantine_uri(lake)).collect()
         if r["_file_hash"] in hash_to_name
     }
     expected = {
@@ -75,7 +89,7 @@ def test_every_row_is_accounted_for(spark, settings, generated, ingested):
     assert len(truncated) == sum(f["truncated"] == "true" for f in files.values()) >= 1
 
 
-def test_bronze_tables_hold_exactly_the_accepted_rows(spark, settings, ingested):
+def test_bronze_tables_hold_exactly_the_accepted_rows(spark, lake, ingested):
     from jobs.bronze.load import bronze_table_uri
 
     _, results = ingested
@@ -85,37 +99,37 @@ def test_bronze_tables_hold_exactly_the_accepted_rows(spark, settings, ingested)
         accepted[r["dataset"]] += r["rows_accepted"]
     for dataset, expected in accepted.items():
         sources = [s.id for s in registry.sources_for(dataset)]
-        table = spark.read.format("delta").load(bronze_table_uri(dataset, settings))
+        table = spark.read.format("delta").load(bronze_table_uri(dataset, lake))
         assert table.where(table["_source_id"].isin(sources)).count() == expected, dataset
 
 
-def test_delivering_the_same_files_again_changes_nothing(spark, settings, generated, ingested):
+def test_delivering_the_same_files_again_changes_nothing(spark, lake, generated, ingested):
     from jobs.bronze.load import bronze_table_uri
     from jobs.pipeline import deliver_extracts, ingest_all
 
-    path = bronze_table_uri("household_registration", settings)
+    path = bronze_table_uri("household_registration", lake)
     before = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").count()
-    deliver_extracts(generated / "landing", settings)
-    assert ingest_all(settings) == []
+    deliver_extracts(generated / "landing", lake)
+    assert ingest_all(lake) == []
     assert spark.sql(f"DESCRIBE HISTORY delta.`{path}`").count() == before
 
 
 @pytest.fixture(scope="module")
-def silver(spark, settings, ingested):
+def silver(spark, lake, ingested):
     from jobs.pipeline import build_silver
 
-    return build_silver(settings)
+    return build_silver(lake)
 
 
-def test_person_matching_meets_targets(spark, settings, generated, silver):
+def test_person_matching_meets_targets(spark, lake, generated, silver):
     """The stored match report (what `govlake run` publishes) meets the targets."""
     import json
 
     from govlake import storage
     from jobs.silver.population.match_report import report_folder, write_match_report
 
-    returned = write_match_report(settings, generated / "truth")
-    stored = json.loads(storage.read_bytes(settings, f"{report_folder(settings)}/latest.json"))
+    returned = write_match_report(lake, generated / "truth")
+    stored = json.loads(storage.read_bytes(lake, f"{report_folder(lake)}/latest.json"))
     assert stored == json.loads(json.dumps(returned))
     assert stored["precision"] >= 0.99, stored
     assert stored["recall"] >= 0.97, stored
@@ -126,20 +140,18 @@ def test_person_matching_meets_targets(spark, settings, generated, silver):
     assert stored["records_by_method"] == {method: n for method, n in by_method.items() if n}
 
 
-def test_every_accepted_person_mention_is_in_the_crosswalk_exactly_once(spark, settings, generated, silver):
+def test_every_accepted_person_mention_is_in_the_crosswalk_exactly_once(spark, lake, generated, silver):
     from pyspark.sql import functions as F
 
     from jobs.bronze.load import quarantine_uri
     from jobs.silver.population.build import table_uri
     from jobs.silver.population.match_report import truth_keys
 
-    crosswalk = spark.read.format("delta").load(table_uri(settings, "crosswalk"))
-    records = spark.read.format("delta").load(table_uri(settings, "person_records"))
+    crosswalk = spark.read.format("delta").load(table_uri(lake, "crosswalk"))
+    records = spark.read.format("delta").load(table_uri(lake, "person_records"))
     assert crosswalk.count() == crosswalk.select("record_key").distinct().count()  # each record once
     # Truth mentions whose row reached bronze (not quarantined): the crosswalk holds exactly those.
-    quarantined = (
-        spark.read.format("delta").load(quarantine_uri(settings)).select("_file_hash", "_row_number")
-    )
+    quarantined = spark.read.format("delta").load(quarantine_uri(lake)).select("_file_hash", "_row_number")
     parts = F.split("record_key", r"\|")
     accepted = (
         truth_keys(spark, generated)
@@ -154,14 +166,14 @@ def test_every_accepted_person_mention_is_in_the_crosswalk_exactly_once(spark, s
     assert records.select("record_key").exceptAll(crosswalk.select("record_key")).count() == 0
 
 
-def test_legal_person_industry_codes_carry_their_section(spark, settings, generated, silver):
+def test_legal_person_industry_codes_carry_their_section(spark, lake, generated, silver):
     from govlake.reference.industry import section_of_division
     from jobs.silver.legal_persons.build import table_uri
 
     truth = {
         r["uscc"]: r["industry_code"] for r in _csv(generated / "truth" / "legal_persons.csv") if r["uscc"]
     }
-    golden = spark.read.format("delta").load(table_uri(settings, "legal_persons")).where("is_current")
+    golden = spark.read.format("delta").load(table_uri(lake, "legal_persons")).where("is_current")
     compared = 0
     for row in golden.select("legal_person_id", "industry_code").collect():
         sent = truth.get(row["legal_person_id"])
@@ -171,12 +183,12 @@ def test_legal_person_industry_codes_carry_their_section(spark, settings, genera
     assert compared >= len(truth) // 2, (compared, len(truth))
 
 
-def test_rebuilding_silver_on_the_same_bronze_writes_nothing(spark, settings, silver):
+def test_rebuilding_silver_on_the_same_bronze_writes_nothing(spark, lake, silver):
     from jobs.silver.population.build import build_population, table_uri
 
-    paths = [table_uri(settings, t) for t in ("person_records", "crosswalk", "persons")]
+    paths = [table_uri(lake, t) for t in ("person_records", "crosswalk", "persons")]
     before = [spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for p in paths]
-    again = build_population(settings)
+    again = build_population(lake)
     # The rebuild is incremental (a crosswalk and a model exist) and finds nothing new to link.
     assert again["resolution"]["incremental"] and again["resolution"]["pairs_compared"] == 0
     assert again["persons"] == {"new": 0, "changed": 0, "closed": 0}

@@ -301,7 +301,7 @@ def gate_bronze(
     the table does not exist yet). Raises :class:`QualityGateFailed` on failure.
     """
     from jobs.bronze.load import bronze_table_uri
-    from jobs.quality.suites import bronze_suite_name
+    from jobs.quality.suites import bronze_suite_name, bronze_suite_of
 
     settings = settings or load_settings()
     spark = _spark(spark, settings)
@@ -312,4 +312,6 @@ def gate_bronze(
     version = latest_version(spark, path)
     if published_version(name, spark=spark, settings=settings) == version:
         return None
-    return publish_if_valid(name, path, name, spark=spark, settings=settings)
+    # Built from the registry in use: the same suite as the checked-in JSON for the province's
+    # registry (CI checks that), and the right one for another registry ($GOVLAKE_REGISTRY).
+    return publish_if_valid(name, path, bronze_suite_of(dataset), spark=spark, settings=settings)

@@ -115,13 +115,17 @@ def bronze_suite(dataset: Dataset, province_sources: Iterable[str] = ()) -> Any:
     )
 
 
+def bronze_suite_of(dataset: str, registry: Registry | None = None) -> Any:  # -> ExpectationSuite
+    """The bronze suite of ``dataset`` as the registry in use defines it (``$GOVLAKE_REGISTRY`` too)."""
+    registry = registry or load_registry()
+    province = [src.id for src in registry.sources_for(dataset) if src.prefecture is None]
+    return bronze_suite(registry.datasets[dataset], province)
+
+
 def bronze_suites(registry: Registry | None = None) -> list[Any]:
     """One bronze suite per registry dataset, in registry order."""
     registry = registry or load_registry()
-    return [
-        bronze_suite(ds, [src.id for src in registry.sources_for(ds.name) if src.prefecture is None])
-        for ds in registry.datasets.values()
-    ]
+    return [bronze_suite_of(name, registry) for name in registry.datasets]
 
 
 def _strip_ids(obj: Any) -> Any:
