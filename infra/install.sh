@@ -41,14 +41,21 @@ if [[ ! -f "$JARS_DIR/.installed" || "$(cat "$JARS_DIR/.installed")" != "$(stamp
 fi
 
 # Headless Chromium (the scorecard page's screenshot test) and a CJK font (Chinese labels in the
-# scorecard charts and page), from Debian's packages. Needs root and apt-get; without them the rest of
-# the project still works and only the screenshot test fails, saying why.
-if [[ "${GOVLAKE_INSTALL_BROWSER:-1}" == 1 ]] && { ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "WenQuanYi"; }; then
-  echo "==> Chromium and a CJK font from Debian packages"
+# scorecard charts; jobs/quality/scorecard/render.py looks for this font file), from Debian's packages.
+# Skipped when both are there. Needs root and apt-get; without them the rest of the project still
+# works and only the screenshot test fails, saying why. An apt-get failure stops the install.
+CHROMIUM=/usr/bin/chromium
+CJK_FONT=/usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+if [[ "${GOVLAKE_INSTALL_BROWSER:-1}" == 1 ]] && [[ ! -x $CHROMIUM || ! -f $CJK_FONT ]]; then
+  echo "==> Chromium and a CJK font (fonts-wqy-microhei) from Debian packages"
   started=$(date +%s)
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei >/dev/null
+    if ! apt-get update -qq || ! apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei >/dev/null; then
+      echo "ERROR: apt-get could not install chromium and fonts-wqy-microhei (see apt's messages above)" >&2
+      exit 1
+    fi
+    [[ -x $CHROMIUM ]] || { echo "ERROR: apt-get ran but $CHROMIUM is missing" >&2; exit 1; }
     echo "    done in $(( $(date +%s) - started )) s"
   else
     echo "    skipped: needs root and apt-get (install chromium and fonts-wqy-microhei yourself)" >&2
