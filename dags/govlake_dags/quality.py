@@ -1,6 +1,6 @@
 """The scorecard DAG: ``quality__scorecard``, run when any base library publishes a new version.
 
-    score (pool ``spark``: indicators -> ``quality/scorecard`` history -> HTML page + PNG)
+    score (pool ``spark``: indicators -> ``quality/scorecard/history`` -> HTML page + PNG)
 
 The work lives in ``jobs.quality.scorecard``; the task only calls it.
 """
@@ -41,7 +41,7 @@ def build_scorecard_dag() -> DAG:
             + ", ".join(f"`{a.name}`" for a in inputs)
             + " is published: scores conformity, completeness, accuracy, consistency, timeliness, "
             "accessibility and uniqueness per prefecture × department, appends the run to "
-            "`quality/scorecard` (the trend) and writes `quality/scorecard/index.html` and "
+            "`quality/scorecard/history` (the trend) and writes `quality/scorecard/index.html` and "
             "`scorecard.png`. `govlake quality report` prints where they are.\n\n"
             "Defined in `dags/govlake_dags/quality.py`."
         ),

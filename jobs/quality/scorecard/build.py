@@ -1,8 +1,8 @@
 """Compute the scorecard for the current lake, append it to its history, render the page.
 
 extract (bronze tables, quarantine, ingest log, silver libraries) -> indicators (pure, see
-:mod:`.indicators`) -> load (one run appended to the ``quality/scorecard`` Delta table, idempotent per
-run id) -> render (``quality/scorecard/index.html`` and ``scorecard.png``, see :mod:`.render`).
+:mod:`.indicators`) -> load (one run appended to the ``quality/scorecard/history`` Delta table, idempotent
+per run id) -> render (``quality/scorecard/index.html`` and ``scorecard.png``, see :mod:`.render`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("govlake.quality")
 
-SCORECARD_TABLE = "scorecard"
 REPORT_FOLDER = "scorecard"
+#: The run history lives beside the page, not at the folder itself: a Delta table's folder must hold
+#: only the table (VACUUM deletes files it does not know, such as index.html).
+SCORECARD_TABLE = f"{REPORT_FOLDER}/history"
 
 
 @dataclass(frozen=True)

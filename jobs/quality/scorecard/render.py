@@ -205,6 +205,23 @@ def _fmt(value: Any, digits: int = 3) -> str:
         return html.escape(str(value))
 
 
+def _shade(value: Any) -> str:
+    """A table cell's background on the charts' scale (red 0.5 or less .. green 1.0): the tables are
+    heatmaps too, so every indicator of every prefecture x department cell can be read at a glance."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        return ""
+    if share != share:  # NaN: nothing to score
+        return ""
+    red, green, blue, _ = colormaps["RdYlGn"](min(max((share - 0.5) / 0.5, 0.0), 1.0))
+    # half-way to white, so the figure stays legible on its colour
+    return f' style="background:{to_hex(((1 + red) / 2, (1 + green) / 2, (1 + blue) / 2))}"'
+
+
 def _img(png: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
@@ -238,14 +255,18 @@ def render(
     league_rows = "".join(
         f"<tr><td class=num>{'' if row.get('rank') != row.get('rank') else int(row['rank'])}</td>"
         f"<td>{html.escape(_label(p, True))}</td>"
-        + "".join(f"<td class=num>{_fmt(row.get(k))}</td>" for k in keys)
-        + f"<td class=num><b>{_fmt(row['overall'])}</b></td></tr>"
+        + "".join(f"<td class=num{_shade(row.get(k))}>{_fmt(row.get(k))}</td>" for k in keys)
+        + f"<td class=num{_shade(row['overall'])}><b>{_fmt(row['overall'])}</b></td></tr>"
         for p, row in league.iterrows()
     )
     detail_cols = list(details.columns)
     detail_rows = "".join(
         f"<tr><td>{html.escape(_label(p, True))}</td><td>{html.escape(DEPARTMENTS.get(d, d))}</td>"
-        + "".join(f"<td class=num>{_fmt(row[c], 1 if c == 'lateness_days' else 3)}</td>" for c in detail_cols)
+        + "".join(
+            f"<td class=num{'' if c == 'lateness_days' else _shade(row[c])}>"
+            f"{_fmt(row[c], 1 if c == 'lateness_days' else 3)}</td>"
+            for c in detail_cols
+        )
         + "</tr>"
         for (p, d), row in details.iterrows()
     )
@@ -281,10 +302,16 @@ computed {computed_at:%Y-%m-%d %H:%M:%S} UTC; {history["run_id"].nunique()} run(
 <h2>Indicators and their definitions (province-wide figure)</h2>
 <table><tr><th>indicator</th><th>figure</th><th>counts</th><th>definition</th></tr>{definitions}</table>
 <h2>League table · 排名</h2>
+<p><small>Each prefecture's indicators over all its departments (ratios of summed counts); overall is
+the mean of the indicators it has a figure for (– : nothing to score); ranked by overall. The
+province-wide bucket (省级: rows of province-wide extracts with no prefecture) is shown, not ranked.
+Cell colours run from red (0.5 or less) to green (1.0).</small></p>
 <table><tr><th>rank</th><th>prefecture</th>{league_head}<th>overall</th></tr>
 {league_rows}</table>
 <div class="charts">{charts_html}</div>
 <h2>Prefecture × department</h2>
+<p><small>Every indicator per prefecture × department (the department is the sending source's); lateness
+is the mean days past due per file.</small></p>
 <table><tr><th>prefecture</th><th>department</th>{detail_head}</tr>{detail_rows}</table>
 </body></html>
 """
