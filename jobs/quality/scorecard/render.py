@@ -121,6 +121,91 @@ def _heatmap(ax: Any, table: pd.DataFrame, rows: list[str], cols: list[str], tit
     ax.set_title(title, fontsize=10)
 
 
+def _draw_departments(ax: Any, cells: pd.DataFrame, league: pd.DataFrame, chinese: bool) -> None:
+    by_cell = cell_table(cells)["overall"].unstack("department")
+    by_cell = by_cell.reindex(index=[p for p in league.index if p in by_cell.index])
+    _heatmap(
+        ax,
+        by_cell,
+        [_label(p, chinese) for p in by_cell.index],
+        [DEPARTMENTS.get(d, d) if chinese else d for d in by_cell.columns],
+        "Overall score, prefecture x department (mean of the indicators)",
+    )
+
+
+def _draw_indicators(ax: Any, league: pd.DataFrame, chinese: bool) -> None:
+    indicators = league[[k for k in INDICATOR_KEYS if k in league.columns]]
+    _heatmap(
+        ax,
+        indicators,
+        [_label(p, chinese) for p in indicators.index],
+        [f"{i.name_zh} {i.name_en}" if chinese else i.name_en for i in INDICATORS if i.key in indicators],
+        "Indicators per prefecture (all departments)",
+    )
+
+
+def _draw_league(ax: Any, league: pd.DataFrame, chinese: bool) -> None:
+    ranked = league.dropna(subset=["rank"]) if "rank" in league else league
+    labels = [f"{int(r)}. {_label(p, chinese)}" for p, r in zip(ranked.index, ranked["rank"], strict=True)]
+    values = ranked["overall"].to_numpy()
+    ax.barh(labels[::-1], values[::-1], color="#3b7dd8")
+    for y, value in enumerate(values[::-1]):
+        ax.text(value, y, f" {value:.3f}", va="center", fontsize=7)
+    ax.set_xlim(max(0.0, float(values.min()) - 0.05) if len(values) else 0, 1.0)
+    ax.tick_params(axis="y", labelsize=8)
+    ax.set_xlabel("overall score")
+    ax.set_title("League table: prefectures ranked by overall score", fontsize=10)
+
+
+def _draw_trend(ax: Any, history: pd.DataFrame, chinese: bool) -> None:
+    trend = trend_table(history)
+    for indicator in INDICATORS:
+        if indicator.key in trend:
+            label = f"{indicator.name_zh} {indicator.name_en}" if chinese else indicator.name_en
+            ax.plot(range(1, len(trend) + 1), trend[indicator.key].to_numpy(), marker="o", label=label)
+    ax.set_xticks(
+        range(1, len(trend) + 1), [f"{t:%m-%d %H:%M}" for t in trend.index], fontsize=7, rotation=30
+    )
+    ax.set_xlabel("run (oldest first; UTC)")
+    ax.set_ylabel("province-wide figure")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=7, ncol=4, loc="lower left")
+    ax.set_title(f"Trend over {len(trend)} run(s)", fontsize=10)
+
+
+def _draw_definitions(ax: Any, cells: pd.DataFrame, chinese: bool) -> None:
+    """The province-wide figure of each indicator, its counts and the gist of its definition."""
+    import textwrap
+
+    sums = (
+        cells[cells["indicator"].isin(INDICATOR_KEYS)]
+        .groupby("indicator")[["numerator", "denominator"]]
+        .sum()
+    )
+    rows = [
+        [
+            f"{i.name_zh} {i.name_en}" if chinese else i.name_en,
+            f"{sums.loc[i.key, 'numerator'] / sums.loc[i.key, 'denominator']:.3f}",
+            f"{sums.loc[i.key, 'numerator']:,.0f} / {sums.loc[i.key, 'denominator']:,.0f}",
+            textwrap.shorten(i.definition.split(":")[0], 110, placeholder=" ..."),
+        ]
+        for i in INDICATORS
+        if i.key in sums.index
+    ]
+    ax.axis("off")
+    table = ax.table(
+        cellText=rows,
+        colLabels=["indicator", "figure", "counts", "definition (in full on the HTML page)"],
+        colWidths=[0.16, 0.07, 0.13, 0.64],
+        cellLoc="left",
+        loc="center",
+    )
+    table.auto_set_font_size(False)
+    table.set_fontsize(9)
+    table.scale(1, 1.5)
+    ax.set_title("Indicators of GB/T 36344-2018 (plus uniqueness), province-wide", fontsize=11)
+
+
 def charts(cells: pd.DataFrame, history: pd.DataFrame) -> dict[str, bytes]:
     """The page's charts as PNG bytes: department heatmap, indicator heatmap, league bars, trend."""
     import matplotlib
@@ -130,68 +215,45 @@ def charts(cells: pd.DataFrame, history: pd.DataFrame) -> dict[str, bytes]:
 
     chinese = _chinese_font()
     league = league_table(cells)
-    by_cell = cell_table(cells)["overall"].unstack("department")
-    by_cell = by_cell.reindex(index=[p for p in league.index if p in by_cell.index])
-    names = {k: (v if chinese else k) for k, v in DEPARTMENTS.items()}
     out: dict[str, bytes] = {}
-
     fig, ax = plt.subplots(figsize=(9, 6))
-    _heatmap(
-        ax,
-        by_cell,
-        [_label(p, chinese) for p in by_cell.index],
-        [names.get(d, d) for d in by_cell.columns],
-        "Overall score, prefecture x department (mean of the indicators)",
-    )
+    _draw_departments(ax, cells, league, chinese)
     out["departments"] = _png(fig)
-
-    indicators = league[[k for k in INDICATOR_KEYS if k in league.columns]]
     fig, ax = plt.subplots(figsize=(9, 6))
-    _heatmap(
-        ax,
-        indicators,
-        [_label(p, chinese) for p in indicators.index],
-        [f"{i.name_zh} {i.name_en}" if chinese else i.name_en for i in INDICATORS if i.key in indicators],
-        "Indicators per prefecture (all departments)",
-    )
+    _draw_indicators(ax, league, chinese)
     out["indicators"] = _png(fig)
-
-    ranked = league.dropna(subset=["rank"]) if "rank" in league else league
     fig, ax = plt.subplots(figsize=(9, 5))
-    ax.barh(
-        [_label(p, chinese) for p in ranked.index][::-1], ranked["overall"].to_numpy()[::-1], color="#3b7dd8"
-    )
-    ax.set_xlim(max(0.0, float(ranked["overall"].min()) - 0.05) if len(ranked) else 0, 1.0)
-    ax.set_xlabel("overall score")
-    ax.set_title("League table: prefectures ranked by overall score", fontsize=10)
+    _draw_league(ax, league, chinese)
     out["league"] = _png(fig)
-
-    trend = trend_table(history)
     fig, ax = plt.subplots(figsize=(9, 4))
-    for indicator in INDICATORS:
-        if indicator.key in trend:
-            label = f"{indicator.name_zh} {indicator.name_en}" if chinese else indicator.name_en
-            ax.plot(range(1, len(trend) + 1), trend[indicator.key].to_numpy(), marker="o", label=label)
-    ax.set_xticks(range(1, len(trend) + 1))
-    ax.set_xlabel("run (oldest first)")
-    ax.set_ylabel("province-wide figure")
-    ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=7, ncol=4, loc="lower left")
-    ax.set_title(f"Trend over {len(trend)} run(s)", fontsize=10)
+    _draw_trend(ax, history, chinese)
     out["trend"] = _png(fig)
     return out
 
 
-def summary_png(parts: dict[str, bytes]) -> bytes:
-    """The scorecard as one PNG: the four charts stacked two by two."""
-    import matplotlib.image as mpimg
+def summary_png(cells: pd.DataFrame, history: pd.DataFrame, *, run_id: str, computed_at: datetime) -> bytes:
+    """The whole scorecard as one PNG: figures with their definitions, league, heatmaps and trend,
+    drawn in one figure (not pasted images, so the text stays sharp)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(18, 12))
-    for ax, key in zip(axes.flat, ("league", "indicators", "departments", "trend"), strict=True):
-        ax.imshow(mpimg.imread(io.BytesIO(parts[key]), format="png"))
-        ax.axis("off")
-    fig.suptitle("govlake data-quality scorecard (GB/T 36344-2018)", fontsize=16)
+    chinese = _chinese_font()
+    league = league_table(cells)
+    fig = plt.figure(figsize=(20, 20))
+    grid = fig.add_gridspec(3, 2, height_ratios=[0.35, 1, 1], hspace=0.3, wspace=0.3)
+    _draw_definitions(fig.add_subplot(grid[0, :]), cells, chinese)
+    _draw_league(fig.add_subplot(grid[1, 0]), league, chinese)
+    _draw_indicators(fig.add_subplot(grid[1, 1]), league, chinese)
+    _draw_departments(fig.add_subplot(grid[2, 0]), cells, league, chinese)
+    _draw_trend(fig.add_subplot(grid[2, 1]), history, chinese)
+    title = "数据质量记分卡 · " if chinese else ""
+    fig.suptitle(
+        f"govlake {title}data-quality scorecard (GB/T 36344-2018)\nrun {run_id}, "
+        f"{computed_at:%Y-%m-%d %H:%M} UTC",
+        fontsize=16,
+    )
     return _png(fig)
 
 
@@ -315,4 +377,4 @@ is the mean days past due per file.</small></p>
 <table><tr><th>prefecture</th><th>department</th>{detail_head}</tr>{detail_rows}</table>
 </body></html>
 """
-    return page, summary_png(parts)
+    return page, summary_png(cells, history, run_id=run_id, computed_at=computed_at)
