@@ -166,7 +166,7 @@ def _draw_trend(ax: Any, history: pd.DataFrame, chinese: bool) -> None:
     ax.set_xticks(
         range(1, len(trend) + 1), [f"{t:%m-%d %H:%M}" for t in trend.index], fontsize=7, rotation=30
     )
-    ax.set_xlabel("run (oldest first; UTC)")
+    ax.set_xlabel("run (oldest first; China Standard Time, the Spark session's zone)")
     ax.set_ylabel("province-wide figure")
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=7, ncol=4, loc="lower left")
