@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,13 +16,28 @@ def lake_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("lake")
 
 
-@pytest.fixture(scope="session")
-def settings(lake_root: Path):
+def settings_at(root: Path):
+    """Settings whose storage root is ``root`` (the rest of the environment as it is)."""
     from govlake.config import load_settings
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLAKE_STORAGE_ROOT")}
-    env["GOVLAKE_STORAGE_ROOT"] = str(lake_root)
+    env["GOVLAKE_STORAGE_ROOT"] = str(root)
     return load_settings(env)
+
+
+@pytest.fixture(scope="session")
+def settings(lake_root: Path):
+    return settings_at(lake_root)
+
+
+@pytest.fixture(scope="session")
+def own_lake(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Any]:
+    """``own_lake(name)``: settings for a fresh lake of a module's own.
+
+    For modules that assert exact figures over a whole lake: the session lake also holds other
+    modules' tables. The Spark session stays shared (it is not tied to a storage root).
+    """
+    return lambda name: settings_at(tmp_path_factory.mktemp(name))
 
 
 @pytest.fixture(scope="session")

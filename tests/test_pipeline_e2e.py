@@ -25,17 +25,11 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory):
+def lake(own_lake):
     """This module's own lake: other modules build silver tables in the session's lake, and the
     figures here (crosswalk exactly once, matching against this generation's truth) need only
     this module's extracts in it."""
-    import os
-
-    from govlake.config import load_settings
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLAKE_STORAGE_ROOT")}
-    env["GOVLAKE_STORAGE_ROOT"] = str(tmp_path_factory.mktemp("e2e_lake"))
-    return load_settings(env)
+    return own_lake("e2e_lake")
 
 
 @pytest.fixture(scope="module")

@@ -89,12 +89,53 @@ def _admin_codes(settings: Settings) -> Callable[[SparkSession], DataFrame]:
     return read
 
 
-def _current_persons(settings: Settings) -> Callable[[SparkSession], DataFrame]:
-    read = _latest(settings, "population", "persons")
+def _current(settings: Settings, library: str, table: str) -> Callable[[SparkSession], DataFrame]:
+    """The current rows (``is_current``) of the newest version of an SCD2 golden table."""
+    read = _latest(settings, library, table)
     return lambda spark: read(spark).where("is_current")
 
 
 # ----------------------------------------------------------------------------------- suites
+
+
+def _golden_history(suite: SilverSuite, key: str, entity: str) -> SilverSuite:
+    """What every SCD2 golden table promises: one current version per ``key``, closed history."""
+    return (
+        suite.not_null(key, "name", "valid_from", "is_current")
+        .unique_where(key, "is_current", name=f"one_current_version_per_{entity.replace(' ', '_')}")
+        .unique(key, "valid_from", description=f"one history row per {entity} and validity start")
+        .rule(
+            "history_is_closed",
+            "is_current = (valid_to IS NULL)",
+            example_columns=[key, "valid_from", "valid_to"],
+            description="exactly the current version has no valid_to",
+        )
+    )
+
+
+def _crosswalk(
+    suite: SilverSuite, settings: Settings, library: str, tables: tuple[str, str], key: str, entity: str
+) -> SilverSuite:
+    """What every crosswalk promises: each record of ``tables[0]`` linked once to a current golden
+    record of ``tables[1]``."""
+    records, golden = tables
+    return (
+        suite.not_null("record_key", "source_id", key, "match_method")
+        .unique("record_key", description=f"every source record is linked to exactly one {entity}")
+        .foreign_key(
+            "record_key",
+            _latest(settings, library, records),
+            name=f"record_is_a_{entity.replace(' ', '_')}_record",
+            reference_name=f"silver.{library}.{records}",
+        )
+        .foreign_key(
+            key,
+            _current(settings, library, golden),
+            name=f"{entity.replace(' ', '_')}_has_a_golden_record",
+            reference_name=f"silver.{library}.{golden} (current)",
+            example_columns=["record_key"],
+        )
+    )
 
 
 def _dated(suite: SilverSuite, column: str, earliest: str, key: str) -> SilverSuite:
@@ -133,35 +174,20 @@ def person_records_suite(settings: Settings) -> SilverSuite:
 
 
 def crosswalk_suite(settings: Settings) -> SilverSuite:
+    suite = SilverSuite("silver.population.crosswalk", meta={"library": "population"})
     return (
-        SilverSuite("silver.population.crosswalk", meta={"library": "population"})
-        .not_null("record_key", "source_id", "person_id", "match_method")
-        .unique("record_key", description="every source record is linked to exactly one person")
+        _crosswalk(suite, settings, "population", ("person_records", "persons"), "person_id", "person")
         .in_set("match_method", ["id_number", "probabilistic", "singleton"])
         .between("match_probability", 0, 1)
-        .foreign_key(
-            "record_key",
-            _latest(settings, "population", "person_records"),
-            name="record_is_a_person_record",
-            reference_name="silver.population.person_records",
-        )
-        .foreign_key(
-            "person_id",
-            _current_persons(settings),
-            name="person_has_a_golden_record",
-            reference_name="silver.population.persons (current)",
-            example_columns=["record_key"],
-        )
     )
 
 
 def persons_suite(settings: Settings) -> SilverSuite:
+    history = _golden_history(
+        SilverSuite("silver.population.persons", meta={"library": "population"}), "person_id", "person"
+    )
     suite = (
-        SilverSuite("silver.population.persons", meta={"library": "population"})
-        .not_null("person_id", "name", "valid_from", "is_current")
-        .unique_where("person_id", "is_current", name="one_current_version_per_person")
-        .unique("person_id", "valid_from", description="one history row per person and validity start")
-        .unique_where("id_number", "is_current", name="one_current_person_per_id_number")
+        history.unique_where("id_number", "is_current", name="one_current_person_per_id_number")
         .id_format("id_number", "citizen_id")
         .id_checksum("id_number", "citizen_id", example_columns=["person_id"])
         .rule(
@@ -178,12 +204,6 @@ def persons_suite(settings: Settings) -> SilverSuite:
         )
         .in_set("sex", ["1", "2"])
         .ordered("birth_date", "death_date")
-        .rule(
-            "history_is_closed",
-            "is_current = (valid_to IS NULL)",
-            example_columns=["person_id", "valid_from", "valid_to"],
-            description="exactly the current version has no valid_to",
-        )
         .ordered("valid_from", "valid_to", or_equal=False)
         .foreign_key(
             "admin_code",
@@ -218,44 +238,25 @@ def legal_person_records_suite(settings: Settings) -> SilverSuite:
 
 
 def legal_person_crosswalk_suite(settings: Settings) -> SilverSuite:
-    return (
-        SilverSuite("silver.legal_persons.crosswalk", meta={"library": "legal_persons"})
-        .not_null("record_key", "source_id", "legal_person_id", "match_method")
-        .unique("record_key", description="every source record is linked to exactly one legal person")
-        .foreign_key(
-            "record_key",
-            _latest(settings, "legal_persons", "records"),
-            name="record_is_a_legal_person_record",
-            reference_name="silver.legal_persons.records",
-        )
-        .foreign_key(
-            "legal_person_id",
-            lambda spark: _latest(settings, "legal_persons", "legal_persons")(spark).where("is_current"),
-            name="legal_person_has_a_golden_record",
-            reference_name="silver.legal_persons.legal_persons (current)",
-            example_columns=["record_key"],
-        )
+    suite = SilverSuite("silver.legal_persons.crosswalk", meta={"library": "legal_persons"})
+    return _crosswalk(
+        suite, settings, "legal_persons", ("records", "legal_persons"), "legal_person_id", "legal person"
     )
 
 
 def legal_persons_suite(settings: Settings) -> SilverSuite:
+    history = _golden_history(
+        SilverSuite("silver.legal_persons.legal_persons", meta={"library": "legal_persons"}),
+        "legal_person_id",
+        "legal person",
+    )
     suite = (
-        SilverSuite("silver.legal_persons.legal_persons", meta={"library": "legal_persons"})
-        .not_null("legal_person_id", "name", "valid_from", "is_current")
-        .unique_where("legal_person_id", "is_current", name="one_current_version_per_legal_person")
-        .unique("legal_person_id", "valid_from")
-        .id_format("uscc", "uscc")
+        history.id_format("uscc", "uscc")
         .id_checksum("uscc", "uscc", example_columns=["legal_person_id"])
         .matches(
             "industry_code",
             r"^[A-T](\d{2}|\d{3}|\d{4})?$",
             description="a GB/T 4754-2017 code: section letter, then division, group or class digits",
-        )
-        .rule(
-            "history_is_closed",
-            "is_current = (valid_to IS NULL)",
-            example_columns=["legal_person_id", "valid_from", "valid_to"],
-            description="exactly the current version has no valid_to",
         )
         .foreign_key(
             "legal_representative_person_id",

@@ -31,15 +31,12 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
-def lake(spark, tmp_path_factory: pytest.TempPathFactory):
+def lake(spark, own_lake, tmp_path_factory: pytest.TempPathFactory):
     """Generate, land, load bronze, build the libraries through their gates (Data Docs): once."""
-    from govlake.config import load_settings
     from govlake.synthetic.generator import generate
     from jobs.pipeline import build_and_gate_silver, deliver_extracts, ingest_all
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLAKE_STORAGE_ROOT")}
-    env["GOVLAKE_STORAGE_ROOT"] = str(tmp_path_factory.mktemp("scorecard_lake"))
-    settings = load_settings(env)
+    settings = own_lake("scorecard_lake")
     generated = tmp_path_factory.mktemp("scorecard_generated")
     generate(generated, SCALE, SEED, progress=False)
     landed_from = datetime.now(UTC)

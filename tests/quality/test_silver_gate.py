@@ -7,7 +7,6 @@ gate, nothing of it is published, and readers are still served the previously pu
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -29,13 +28,9 @@ ALL_TABLES = {
 
 
 @pytest.fixture(scope="module")
-def own_settings(tmp_path_factory: pytest.TempPathFactory):
+def own_settings(own_lake):
     """A lake of this module's own: the session lake's exact counts belong to the e2e module."""
-    from govlake.config import load_settings
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLAKE_STORAGE_ROOT")}
-    env["GOVLAKE_STORAGE_ROOT"] = str(tmp_path_factory.mktemp("gated_lake"))
-    return load_settings(env)
+    return own_lake("gated_lake")
 
 
 @pytest.fixture(scope="module")
