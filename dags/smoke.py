@@ -33,9 +33,11 @@ def platform_smoke() -> None:
     )
     def run_smoke() -> dict[str, Any]:
         """Write, merge, read back and time-travel a small Delta table; return what was observed."""
+        from govlake.config import load_settings
+        from govlake.lake import Lake
         from jobs.smoke import run_smoke as smoke
 
-        result = smoke()
+        result = smoke(Lake(load_settings()))
         if (result["rows_now"], result["rows_at_first_version"]) != (3, 2):
             raise ValueError(f"unexpected smoke result: {result}")
         return result

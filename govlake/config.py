@@ -12,6 +12,7 @@ AWS_ACCESS_KEY_ID         S3 access key (only read when the root is s3a://)    (
 AWS_SECRET_ACCESS_KEY     S3 secret key                                        (required for s3a)
 GOVLAKE_SPARK_MASTER      Spark master URL                                     ``local[2]``
 GOVLAKE_JARS_DIR          where infra/install.sh put the Spark jars            ``<repo>/.jars``
+GOVLAKE_REGISTRY          the source registry file                             ``registry/sources.yaml``
 ========================  ===================================================  ==========================
 """
 
@@ -24,6 +25,9 @@ from enum import StrEnum
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The embedded default lake: local files in the repo, no servers (what `govlake demo` runs on).
+EMBEDDED_LAKE = REPO_ROOT / ".lake"
+DEFAULT_REGISTRY = REPO_ROOT / "registry" / "sources.yaml"
 
 
 class Zone(StrEnum):
@@ -57,10 +61,16 @@ class Settings:
     spark_master: str
     jars_dir: Path
     s3: S3Settings | None
+    registry_path: Path = DEFAULT_REGISTRY
 
     @property
     def is_s3(self) -> bool:
         return self.storage_root.startswith("s3a://")
+
+    @property
+    def is_embedded_default(self) -> bool:
+        """The lake is the repo's own ``.lake/`` folder (demo data may be written there)."""
+        return not self.is_s3 and Path(self.storage_root) == EMBEDDED_LAKE.resolve()
 
     @property
     def bucket(self) -> str | None:
@@ -81,7 +91,7 @@ class Settings:
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from ``env`` (default: ``os.environ``) and check they are usable."""
     env = os.environ if env is None else env
-    root = env.get("GOVLAKE_STORAGE_ROOT", "").strip() or str(REPO_ROOT / ".lake")
+    root = env.get("GOVLAKE_STORAGE_ROOT", "").strip() or str(EMBEDDED_LAKE)
     if root.startswith("s3://"):
         raise ConfigError(f"GOVLAKE_STORAGE_ROOT={root!r}: use the s3a:// scheme (Hadoop's S3A connector)")
     if not root.startswith("s3a://"):
@@ -106,4 +116,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         spark_master=env.get("GOVLAKE_SPARK_MASTER", "local[2]"),
         jars_dir=Path(env.get("GOVLAKE_JARS_DIR", str(REPO_ROOT / ".jars"))),
         s3=s3,
+        registry_path=Path(env.get("GOVLAKE_REGISTRY") or DEFAULT_REGISTRY).expanduser().resolve(),
     )

@@ -19,6 +19,7 @@ Plain YAML anchors and merge keys (``<<: *x``) work too, since the file is read 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
@@ -27,9 +28,8 @@ from typing import Any
 
 import yaml
 
-from govlake.config import REPO_ROOT
+from govlake.config import DEFAULT_REGISTRY
 
-DEFAULT_REGISTRY = REPO_ROOT / "registry" / "sources.yaml"
 # libyaml's safe loader when built in: every DAG file parse reads the registry (~60 ms -> ~7 ms).
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -66,6 +66,18 @@ class ColumnType(StrEnum):
 
 class RegistryError(ValueError):
     """The registry file is inconsistent."""
+
+
+#: Values that become paths, DAG ids, asset names or SQL identifiers: lower-case snake_case.
+SAFE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def _check_safe(value: object, where: str, field: str) -> None:
+    if not isinstance(value, str) or not SAFE_NAME.match(value):
+        raise RegistryError(
+            f"{where}: {field} {value!r} must be lower-case snake_case ({SAFE_NAME.pattern}): "
+            "it becomes a path, a DAG id or an SQL identifier"
+        )
 
 
 @dataclass(frozen=True)
@@ -129,7 +141,7 @@ class Source:
         return {v: k for k, v in self.column_map.items()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared (and cached) by identity: one object per registry file
 class Registry:
     datasets: dict[str, Dataset]
     sources: dict[str, Source]
@@ -149,6 +161,9 @@ class Registry:
 
 
 def _parse_dataset(name: str, raw: dict[str, Any]) -> Dataset:
+    _check_safe(name, f"dataset {name!r}", "name")
+    for col in raw.get("columns") or {}:
+        _check_safe(col, f"dataset {name}", "column name")
     columns = tuple(
         Column(
             name=col,
@@ -224,6 +239,11 @@ def _parse_source(raw: dict[str, Any], datasets: dict[str, Dataset]) -> Source:
     unknown_keys = sorted(set(raw) - _SOURCE_KEYS)
     if unknown_keys:
         raise RegistryError(f"source {sid}: unknown keys {unknown_keys}")
+    _check_safe(raw.get("id"), f"source {sid!r}", "id")
+    _check_safe(raw.get("department"), f"source {sid}", "department")
+    pattern = str(raw.get("file_pattern") or "*")
+    if "/" in pattern or "\\" in pattern or ".." in pattern:
+        raise RegistryError(f"source {sid}: file_pattern {pattern!r} must be a file name glob, not a path")
     try:
         src = Source(
             id=raw["id"],
@@ -259,8 +279,14 @@ def _parse_source(raw: dict[str, Any], datasets: dict[str, Dataset]) -> Source:
     missing = sorted(set(ds.required_columns) - set(src.column_map.values()) - set(src.constants))
     if missing:
         raise RegistryError(f"source {sid}: required columns {missing} of {ds.name} are not mapped")
-    if src.prefecture is not None and not (len(src.prefecture) == 4 and src.prefecture.startswith("32")):
-        raise RegistryError(f"source {sid}: prefecture {src.prefecture!r} is not a Jiangsu city code")
+    if src.prefecture is not None and not re.fullmatch(r"32(0[1-9]|1[0-3])", src.prefecture):
+        raise RegistryError(
+            f"source {sid}: prefecture {src.prefecture!r} is not a Jiangsu city code (3201-3213)"
+        )
+    from croniter import croniter
+
+    if not croniter.is_valid(src.schedule):
+        raise RegistryError(f"source {sid}: schedule {src.schedule!r} is not a cron expression")
     return src
 
 

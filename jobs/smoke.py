@@ -8,19 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from govlake.config import Settings, Zone, load_settings
-from govlake.spark import get_spark
+from govlake.lake import Lake
 
-SMOKE_TABLE = "_smoke"
+SMOKE_TABLE = "bronze._smoke"
 
 
-def run_smoke(settings: Settings | None = None) -> dict[str, Any]:
+def run_smoke(lake: Lake) -> dict[str, Any]:
     """Write, merge, read back and time-travel a small Delta table; return what was observed."""
     from delta.tables import DeltaTable
 
-    settings = settings or load_settings()
-    spark = get_spark(settings)
-    path = settings.table_path(Zone.BRONZE, SMOKE_TABLE)
+    spark = lake.spark
+    path = lake.location(SMOKE_TABLE)
 
     first = spark.createDataFrame([(3201, "南京市"), (3202, "无锡市")], "code int, name string")
     first.write.format("delta").mode("overwrite").save(path)

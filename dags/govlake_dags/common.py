@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset
 
 log = logging.getLogger("govlake.airflow")
 
@@ -26,21 +24,6 @@ RETRIES = 2
 RETRY_DELAY = timedelta(minutes=1)
 RETRY_BACKOFF = 2.0  # 1 min, 2 min, ... capped at MAX_RETRY_DELAY
 MAX_RETRY_DELAY = timedelta(minutes=30)
-
-
-def bronze_asset(dataset: str) -> Asset:
-    """The Asset a dataset's bronze Delta table is published as: ``bronze.<dataset>``.
-
-    Producers (ingest DAGs) list it as an outlet; consumers (standardization DAGs) use it as
-    ``schedule=[bronze_asset("household_registration")]``. The URI is the table's location
-    (``file://`` for a local lake, ``s3a://`` on the object store) for lineage only: Airflow
-    matches assets by name.
-    """
-    from jobs.bronze.load import bronze_table_uri  # light: no Spark at import time
-
-    location = bronze_table_uri(dataset)
-    uri = location if "://" in location else Path(location).as_uri()
-    return Asset(name=f"bronze.{dataset}", uri=uri, group="bronze")
 
 
 def log_task_failure(source_id: str | None = None) -> Callable[[dict[str, Any]], None]:

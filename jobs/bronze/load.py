@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from govlake import storage
-from govlake.config import Settings, Zone, load_settings
+from govlake.config import Settings
+from govlake.lake import Lake, bronze_id, delta
 from govlake.registry import ColumnType, Dataset, Source, load_registry
-from govlake.spark import get_spark
 from jobs.bronze.readers import ParsedFile, Reason, parse_extract
 from jobs.raw.land import loaded_marker_path, raw_object_path, read_metadata
 
@@ -26,25 +26,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LINEAGE_COLUMNS = ("_source_id", "_prefecture", "_batch_id", "_file_hash", "_row_number", "_ingested_at")
-INGEST_LOG = "_ingest_log"
-QUARANTINE_ROWS = "bronze_rows"
+INGEST_LOG = "bronze._ingest_log"
+QUARANTINE = "quarantine.bronze_rows"
 TXN_VERSION = 1  # a file is written once; its txnAppId says which file
 
 
 class AccountingError(RuntimeError):
     """Rows in != rows accepted + rows quarantined: something would be lost; nothing was written."""
-
-
-def bronze_table_uri(dataset: str, settings: Settings | None = None) -> str:
-    return (settings or load_settings()).table_path(Zone.BRONZE, dataset)
-
-
-def ingest_log_uri(settings: Settings | None = None) -> str:
-    return (settings or load_settings()).table_path(Zone.BRONZE, INGEST_LOG)
-
-
-def quarantine_uri(settings: Settings | None = None) -> str:
-    return (settings or load_settings()).table_path(Zone.QUARANTINE, QUARANTINE_ROWS)
 
 
 # ---------------------------------------------------------------- schemas
@@ -179,19 +167,13 @@ def _ensure_table(spark: SparkSession, path: str, ddl: str, partition_by: str | 
 
 
 def _append_once(df: DataFrame, path: str, app_id: str) -> None:
-    (
-        df.write.format("delta")
-        .mode("append")
-        .option("txnAppId", app_id)
-        .option("txnVersion", TXN_VERSION)
-        .save(path)
-    )
+    delta.append_once(df, path, app_id, TXN_VERSION)
 
 
 def already_logged(spark: SparkSession, settings: Settings, source_id: str, file_hash: str) -> bool:
     from pyspark.sql import functions as F
 
-    log_path = ingest_log_uri(settings)
+    log_path = Lake(settings, spark).path(INGEST_LOG)
     if not storage.list_files(settings, f"{log_path}/_delta_log"):
         return False
     rows = (
@@ -202,16 +184,21 @@ def already_logged(spark: SparkSession, settings: Settings, source_id: str, file
     return not rows.isEmpty()
 
 
-def load_file(source_id: str, file_hash: str, settings: Settings | None = None) -> dict[str, Any]:
+def load_file(source_id: str, file_hash: str, settings: Settings) -> dict[str, Any]:
     """Load one landed file into bronze; return its accounting. Safe to call again at any time."""
     from pyspark.sql import functions as F
 
-    settings = settings or load_settings()
-    registry = load_registry()
+    lake = Lake(settings)
+    registry = load_registry(settings.registry_path)
     source = registry.source(source_id)
     dataset = registry.dataset_of(source)
     meta = read_metadata(settings, source_id, file_hash)
-    spark = get_spark(settings)
+    spark = lake.spark
+    bronze_path, log_path, quarantine_path = (
+        lake.path(bronze_id(dataset.name)),
+        lake.path(INGEST_LOG),
+        lake.path(QUARANTINE),
+    )
     summary: dict[str, Any] = {
         "source_id": source_id,
         "file_hash": file_hash,
@@ -264,14 +251,13 @@ def load_file(source_id: str, file_hash: str, settings: Settings | None = None) 
             status = "LOADED_WITH_QUARANTINE" if n_quarantined else "LOADED"
 
         app_id = f"govlake-bronze:{source_id}:{file_hash}"
-        bronze_path = bronze_table_uri(dataset.name, settings)
         _ensure_table(spark, bronze_path, bronze_ddl(dataset), partition_by="_source_id")
-        _ensure_table(spark, quarantine_uri(settings), QUARANTINE_DDL, partition_by="_dataset")
-        _ensure_table(spark, ingest_log_uri(settings), INGEST_LOG_DDL)
+        _ensure_table(spark, quarantine_path, QUARANTINE_DDL, partition_by="_dataset")
+        _ensure_table(spark, log_path, INGEST_LOG_DDL)
         if n_quarantined:
             _append_once(
-                quarantined.select(*spark.read.format("delta").load(quarantine_uri(settings)).columns),
-                quarantine_uri(settings),
+                quarantined.select(*spark.read.format("delta").load(quarantine_path).columns),
+                quarantine_path,
                 app_id,
             )
         if n_accepted:
@@ -299,7 +285,7 @@ def load_file(source_id: str, file_hash: str, settings: Settings | None = None) 
         "loaded_at": ingested_at,
     }
     # The log entry is written last: it is what marks the file as loaded.
-    _append_once(spark.createDataFrame([entry], INGEST_LOG_DDL), ingest_log_uri(settings), app_id)
+    _append_once(spark.createDataFrame([entry], INGEST_LOG_DDL), log_path, app_id)
     storage.write_bytes(settings, loaded_marker_path(settings, source_id, file_hash), b"")
 
     if parsed.drift_columns:

@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from govlake.config import Settings, Zone, load_settings
+from govlake.config import Settings
+from govlake.lake import Lake, delta
 from jobs.quality import context as gx_context
+from jobs.quality.silver import Severity, severity_of
 from jobs.quality.suites import load_suite, suite_from_json, suite_to_json
 
 if TYPE_CHECKING:
@@ -39,7 +41,7 @@ log = logging.getLogger("govlake.quality")
 EXAMPLES = 5
 #: Expectations whose unexpected values say nothing (they are all null): no examples are collected.
 NO_EXAMPLES = frozenset({"expect_column_values_to_not_be_null"})
-VALIDATIONS_TABLE = "validations"
+VALIDATIONS = "quality.validations"
 
 
 # --------------------------------------------------------------------------------------- suites
@@ -123,6 +125,7 @@ class ExpectationOutcome:
     observed_value: Any = None
     error: str | None = None
     description: str | None = None
+    severity: Severity = Severity.FAIL
 
     @property
     def column(self) -> str | None:
@@ -137,7 +140,9 @@ class ExpectationOutcome:
 
     def describe(self) -> str:
         """One readable line: what was expected, how many rows broke it, a few examples."""
-        text = self.label + (f" [{self.description}]" if self.description else "")
+        text = f"[{self.severity.value}] {self.label}" + (
+            f" [{self.description}]" if self.description else ""
+        )
         if self.error:
             return f"{text}: error: {self.error}"
         parts = []
@@ -168,10 +173,26 @@ class ValidationOutcome:
     expectations: tuple[ExpectationOutcome, ...]
     data_docs_url: str | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
+    #: Rows the build dropped to quarantine, per drop expectation (silver tables only).
+    dropped: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def failed(self) -> tuple[ExpectationOutcome, ...]:
         return tuple(e for e in self.expectations if not e.success)
+
+    @property
+    def blocking(self) -> tuple[ExpectationOutcome, ...]:
+        """Failed expectations that keep the version from being published (severity fail or drop)."""
+        return tuple(e for e in self.failed if e.severity.blocks)
+
+    @property
+    def warnings(self) -> tuple[ExpectationOutcome, ...]:
+        return tuple(e for e in self.failed if not e.severity.blocks)
+
+    @property
+    def passed(self) -> bool:
+        """May be published: every fail and drop expectation holds (warnings are recorded, not blocking)."""
+        return not self.blocking
 
     @property
     def target(self) -> str:
@@ -181,9 +202,12 @@ class ValidationOutcome:
         """One line, e.g. ``PASSED bronze.x @ Delta v3 against bronze.x: 19/19 expectations, 1000 rows``."""
         n, ok = len(self.expectations), len(self.expectations) - len(self.failed)
         rows = f", {self.row_count} rows" if self.row_count is not None else ""
-        verdict = "PASSED" if self.success else "FAILED"
+        verdict = "PASSED" if self.passed else "FAILED"
+        extra = f", {len(self.warnings)} warning(s)" if self.warnings else ""
+        dropped = sum(self.dropped.values())
+        extra += f", {dropped} row(s) dropped by the build" if dropped else ""
         return (
-            f"{verdict} {self.target} against suite {self.suite}: {ok}/{n} expectations met{rows}"
+            f"{verdict} {self.target} against suite {self.suite}: {ok}/{n} expectations met{rows}{extra}"
             f" ({self.duration_seconds:.1f}s, run {self.run_id})"
         )
 
@@ -191,7 +215,12 @@ class ValidationOutcome:
         """The summary line, then one line per failed expectation with examples (for task logs)."""
         lines = [self.summary()]
         for outcome in self.failed[:max_failures]:
-            lines.append(f"  FAILED {outcome.describe()}")
+            lines.append(f"  {'FAILED' if outcome.severity.blocks else 'WARNED'} {outcome.describe()}")
+        for expectation, count in sorted(self.dropped.items()):
+            if count:
+                lines.append(
+                    f"  DROPPED {count} row(s) breaking {expectation} (moved to quarantine by the build)"
+                )
         if len(self.failed) > max_failures:
             lines.append(f"  ... and {len(self.failed) - max_failures} more failed expectations")
         if self.data_docs_url:
@@ -229,6 +258,7 @@ def _outcomes(validation_result: Any, suite: Any) -> list[ExpectationOutcome]:
                     observed_value=result.get("observed_value"),
                     error=_exception_text(res.exception_info),
                     description=getattr(config, "description", None),
+                    severity=severity_of(config.meta),
                 ),
             )
         )
@@ -308,14 +338,10 @@ def _add_examples(
 
 def latest_version(spark: SparkSession, table_path: str) -> int:
     """The newest committed version of the Delta table at ``table_path``."""
-    from delta.tables import DeltaTable
-
-    return int(DeltaTable.forPath(spark, table_path).history(1).select("version").first()[0])
-
-
-def read_version(spark: SparkSession, table_path: str, version: int) -> DataFrame:
-    """Version ``version`` of the Delta table at ``table_path`` (time travel)."""
-    return spark.read.format("delta").option("versionAsOf", int(version)).load(table_path)
+    version = delta.latest_version(spark, table_path)
+    if version is None:
+        raise LookupError(f"no Delta table at {table_path}")
+    return version
 
 
 def _get_or_add_asset(datasource: Any, name: str) -> Any:
@@ -339,10 +365,11 @@ def validate_dataframe(
     table: str,
     delta_version: int | None = None,
     table_path: str | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
     build_docs: bool = True,
     record: bool = True,
     cache: bool | None = None,
+    dropped: Mapping[str, int] | None = None,
 ) -> ValidationOutcome:
     """Validate ``df`` against ``suite`` in one GX run; store the result, update Data Docs, log.
 
@@ -356,7 +383,6 @@ def validate_dataframe(
     from great_expectations.core.run_identifier import RunIdentifier
     from pyspark import StorageLevel
 
-    settings = settings or load_settings()
     resolved = resolve_suite(suite)
     run_id = uuid.uuid4().hex
     validated_at = datetime.now(UTC)
@@ -442,6 +468,7 @@ def validate_dataframe(
         expectations=tuple(outcomes),
         data_docs_url=docs_url,
         timings=timings,
+        dropped=dict(dropped or {}),
     )
     if outcome.success:
         log.info(outcome.summary())
@@ -461,15 +488,16 @@ def validate_table_version(
     suite: SuiteLike,
     *,
     version: int | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
     build_docs: bool = True,
     record: bool = True,
     cache: bool | None = None,
+    dropped: Mapping[str, int] | None = None,
 ) -> ValidationOutcome:
     """Validate one version (default: the latest) of the Delta table at ``table_path``."""
     version = latest_version(spark, table_path) if version is None else int(version)
     return validate_dataframe(
-        read_version(spark, table_path, version),
+        delta.read_version(spark, table_path, version),
         suite,
         table=table,
         delta_version=version,
@@ -478,14 +506,11 @@ def validate_table_version(
         build_docs=build_docs,
         record=record,
         cache=cache,
+        dropped=dropped,
     )
 
 
 # ------------------------------------------------------------------------------ the record table
-
-
-def validations_path(settings: Settings | None = None) -> str:
-    return (settings or load_settings()).table_path(Zone.QUALITY, VALIDATIONS_TABLE)
 
 
 def _validations_schema() -> Any:
@@ -497,6 +522,7 @@ def _validations_schema() -> Any:
             T.StructField("column", T.StringType(), True),
             T.StructField("kwargs", T.StringType(), True),  # JSON
             T.StructField("success", T.BooleanType(), False),
+            T.StructField("severity", T.StringType(), True),
             T.StructField("unexpected_count", T.LongType(), True),
             T.StructField("unexpected_percent", T.DoubleType(), True),
             T.StructField("element_count", T.LongType(), True),
@@ -511,13 +537,17 @@ def _validations_schema() -> Any:
             T.StructField("table_path", T.StringType(), True),
             T.StructField("delta_version", T.LongType(), True),
             T.StructField("suite", T.StringType(), False),
+            # every expectation met (GX's verdict) / publishable (no fail or drop expectation broken)
             T.StructField("success", T.BooleanType(), False),
+            T.StructField("passed", T.BooleanType(), True),
             T.StructField("validated_at", T.TimestampType(), False),
             T.StructField("duration_seconds", T.DoubleType(), False),
             T.StructField("row_count", T.LongType(), True),
             T.StructField("evaluated", T.IntegerType(), False),
             T.StructField("failed", T.IntegerType(), False),
             T.StructField("failed_expectations", T.ArrayType(T.StringType()), False),
+            T.StructField("warned_expectations", T.ArrayType(T.StringType()), True),
+            T.StructField("dropped", T.MapType(T.StringType(), T.LongType()), True),
             T.StructField("summary", T.StringType(), False),
             T.StructField("data_docs_url", T.StringType(), True),
             T.StructField("expectations", T.ArrayType(expectation), False),
@@ -532,6 +562,7 @@ def _record_row(outcome: ValidationOutcome) -> tuple[Any, ...]:
             e.column,
             json.dumps(dict(e.kwargs), ensure_ascii=False, default=str, sort_keys=True),
             e.success,
+            e.severity.value,
             e.unexpected_count,
             e.unexpected_percent,
             e.element_count,
@@ -547,51 +578,35 @@ def _record_row(outcome: ValidationOutcome) -> tuple[Any, ...]:
         outcome.delta_version,
         outcome.suite,
         outcome.success,
+        outcome.passed,
         outcome.validated_at,
         float(outcome.duration_seconds),
         outcome.row_count,
         len(outcome.expectations),
-        len(outcome.failed),
-        [e.label for e in outcome.failed],
+        len(outcome.blocking),
+        [e.label for e in outcome.blocking],
+        [e.label for e in outcome.warnings],
+        {k: int(v) for k, v in outcome.dropped.items()},
         outcome.summary(),
         outcome.data_docs_url,
         expectations,
     )
 
 
-def append_delta(df: DataFrame, path: str, attempts: int = 5) -> None:
-    """Append to a Delta table, retrying the commit races of concurrent first writers."""
-    for attempt in range(1, attempts + 1):
-        try:
-            df.write.format("delta").mode("append").save(path)
-            return
-        except Exception as exc:  # Delta raises JVM-side exception classes; match on the name
-            text = f"{type(exc).__name__}: {exc}"
-            retryable = any(
-                marker in text
-                for marker in ("Concurrent", "ProtocolChanged", "MetadataChanged", "FileAlreadyExists")
-            )
-            if not retryable or attempt == attempts:
-                raise
-            time.sleep(0.2 * attempt)
-
-
-def record_validation(
-    spark: SparkSession, outcome: ValidationOutcome, settings: Settings | None = None
-) -> None:
-    """Append one row for ``outcome`` to the ``validations`` Delta table in the quality zone."""
+def record_validation(spark: SparkSession, outcome: ValidationOutcome, settings: Settings) -> None:
+    """Append one row for ``outcome`` to ``quality.validations``."""
     record_validations(spark, [outcome], settings)
 
 
 def record_validations(
-    spark: SparkSession, outcomes: Sequence[ValidationOutcome], settings: Settings | None = None
+    spark: SparkSession, outcomes: Sequence[ValidationOutcome], settings: Settings
 ) -> None:
     """Append one row per outcome in a single Delta commit (a gate records a library's tables at once)."""
     if outcomes:
         rows = spark.createDataFrame([_record_row(o) for o in outcomes], schema=_validations_schema())
-        append_delta(rows, validations_path(settings))
+        delta.append(rows, Lake(settings, spark).path(VALIDATIONS), merge_schema=True)
 
 
-def read_validations(spark: SparkSession, settings: Settings | None = None) -> DataFrame:
+def read_validations(spark: SparkSession, settings: Settings) -> DataFrame:
     """Every recorded validation (pass and fail), for scorecards and trends."""
-    return spark.read.format("delta").load(validations_path(settings))
+    return spark.read.format("delta").load(Lake(settings, spark).path(VALIDATIONS))

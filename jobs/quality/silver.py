@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -177,14 +178,46 @@ def with_foreign_key_flag(
 # ------------------------------------------------------------------------------------ the suite
 
 
+class Severity(StrEnum):
+    """What a broken expectation does, as lakehouse expectations have it.
+
+    ``fail``  blocks the publication: the previous version stays in service (keys, golden identifiers,
+              the library's own consistency).
+    ``drop``  the violating rows are moved to ``quarantine.silver_<library>`` with the expectation's name
+              while the table is built, and the rest is published (row-level plausibility). At the
+              gate a drop expectation must hold: a violation there means a row escaped the drop.
+    ``warn``  published anyway; recorded in the validation, Data Docs and the scorecard (references
+              to other libraries, soft plausibility).
+    """
+
+    FAIL = "fail"
+    DROP = "drop"
+    WARN = "warn"
+
+    @property
+    def blocks(self) -> bool:
+        return self is not Severity.WARN
+
+
+#: GX's own severity for each (GX has no "drop": after the drop it must hold, so it is critical).
+_GX_SEVERITY = {Severity.FAIL: "critical", Severity.DROP: "critical", Severity.WARN: "warning"}
+
+
+def severity_of(expectation_meta: Mapping[str, Any] | None) -> Severity:
+    """The severity recorded in an expectation's meta (``fail`` when none is)."""
+    return Severity((expectation_meta or {}).get("severity", Severity.FAIL.value))
+
+
 @dataclass(frozen=True)
 class DerivedCheck:
     """A boolean column computed before validation; the suite expects it to be true."""
 
+    name: str
     column: str
     description: str
     build: Callable[[DataFrame], DataFrame]
     example_columns: tuple[str, ...]
+    severity: Severity = Severity.FAIL
 
 
 def _derived_name(name: str) -> str:
@@ -194,8 +227,29 @@ def _derived_name(name: str) -> str:
     return DERIVED_PREFIX + slug
 
 
+def _sql_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _quoted(column: str) -> str:
+    return "`" + column.replace("`", "``") + "`"
+
+
+#: Rows dropped by a build: the expectation they broke, and the row as JSON.
+DROPPED_COLUMNS = ("expectation", "description")
+
+
 class SilverSuite:
-    """A suite for a silver table, built fluently; pass it anywhere a suite is accepted."""
+    """A suite for a silver table, built fluently; pass it anywhere a suite is accepted.
+
+    Every method takes a ``severity`` (default ``fail``); ``drop`` is accepted by the row-level checks
+    (not_null, in_set, between, matches, ordered, rule, id_checksum), which then become derived
+    checks whose flag the build filters on (:meth:`split_drops`).
+    """
 
     def __init__(self, name: str, *, meta: Mapping[str, Any] | None = None, notes: str | None = None) -> None:
         self._name = name
@@ -203,6 +257,8 @@ class SilverSuite:
         self._notes = notes
         self._expectations: list[Any] = []
         self._derived: list[DerivedCheck] = []
+        self._drop_counts: Mapping[str, int] | None = None  # set by the gate: what the build dropped
+        self._drop_target = ""
 
     @property
     def name(self) -> str:
@@ -212,59 +268,118 @@ class SilverSuite:
     def derived_checks(self) -> tuple[DerivedCheck, ...]:
         return tuple(self._derived)
 
+    @property
+    def drop_checks(self) -> tuple[DerivedCheck, ...]:
+        return tuple(d for d in self._derived if d.severity is Severity.DROP)
+
     # -- plain GX expectations -------------------------------------------------------------------
 
-    def add(self, *expectations: Any) -> SilverSuite:
-        """Add any GX expectation(s) as they are."""
-        self._expectations.extend(expectations)
+    def add(self, *expectations: Any, severity: Severity = Severity.FAIL) -> SilverSuite:
+        """Add any GX expectation(s), with the severity recorded on each."""
+        if severity is Severity.DROP:
+            raise ValueError("a plain GX expectation cannot drop rows: use a row-level check (rule, ...)")
+        for expectation in expectations:
+            expectation.severity = _GX_SEVERITY[severity]
+            expectation.meta = {**(expectation.meta or {}), "severity": severity.value}
+            self._expectations.append(expectation)
         return self
+
+    def _row_level(
+        self, name: str, condition: str, severity: Severity, description: str, example_columns: Sequence[str]
+    ) -> SilverSuite:
+        """A row-level check that drops: as a derived rule, so the build can filter on its flag."""
+        return self.rule(
+            name, condition, example_columns=example_columns, description=description, severity=severity
+        )
 
     def columns_exist(self, *columns: str) -> SilverSuite:
         import great_expectations.expectations as gxe
 
         return self.add(*[gxe.ExpectColumnToExist(column=c) for c in columns])
 
-    def not_null(self, *columns: str, mostly: float = 1.0) -> SilverSuite:
+    def not_null(self, *columns: str, mostly: float = 1.0, severity: Severity = Severity.FAIL) -> SilverSuite:
         import great_expectations.expectations as gxe
 
-        return self.add(*[gxe.ExpectColumnValuesToNotBeNull(column=c, mostly=mostly) for c in columns])
+        if severity is Severity.DROP:
+            for c in columns:
+                self._row_level(f"{c}_not_null", f"{_quoted(c)} IS NOT NULL", severity, f"{c} is set", [c])
+            return self
+        return self.add(
+            *[gxe.ExpectColumnValuesToNotBeNull(column=c, mostly=mostly) for c in columns], severity=severity
+        )
 
-    def unique(self, *columns: str, description: str | None = None) -> SilverSuite:
+    def unique(
+        self, *columns: str, description: str | None = None, severity: Severity = Severity.FAIL
+    ) -> SilverSuite:
         """One column: its non-null values are unique. Several: the combination is unique (a golden key)."""
         import great_expectations.expectations as gxe
 
         if not columns:
             raise ValueError("unique() needs at least one column")
         if len(columns) == 1:
-            return self.add(gxe.ExpectColumnValuesToBeUnique(column=columns[0], description=description))
-        return self.add(
-            gxe.ExpectCompoundColumnsToBeUnique(column_list=list(columns), description=description)
-        )
+            expectation = gxe.ExpectColumnValuesToBeUnique(column=columns[0], description=description)
+        else:
+            expectation = gxe.ExpectCompoundColumnsToBeUnique(
+                column_list=list(columns), description=description
+            )
+        return self.add(expectation, severity=severity)
 
     def matches(
-        self, column: str, regex: str, *, mostly: float = 1.0, description: str | None = None
+        self,
+        column: str,
+        regex: str,
+        *,
+        mostly: float = 1.0,
+        description: str | None = None,
+        severity: Severity = Severity.FAIL,
+        example_columns: Sequence[str] = (),
     ) -> SilverSuite:
         """Non-null values match ``regex`` (a Java regular expression)."""
         import great_expectations.expectations as gxe
 
+        if severity is Severity.DROP:
+            condition = f"{_quoted(column)} IS NULL OR {_quoted(column)} RLIKE {_sql_literal(regex)}"
+            text = description or f"{column} matches {regex}"
+            return self._row_level(f"{column}_matches", condition, severity, text, [column, *example_columns])
         return self.add(
             gxe.ExpectColumnValuesToMatchRegex(
                 column=column, regex=regex, mostly=mostly, description=description
-            )
+            ),
+            severity=severity,
         )
 
-    def id_format(self, column: str, kind: str, *, mostly: float = 1.0) -> SilverSuite:
+    def id_format(
+        self, column: str, kind: str, *, mostly: float = 1.0, severity: Severity = Severity.FAIL
+    ) -> SilverSuite:
         """Non-null values have the format of ``kind`` (a key of :data:`ID_PATTERNS`)."""
         try:
             regex = ID_PATTERNS[kind]
         except KeyError:
             raise ValueError(f"unknown ID kind {kind!r}; known: {sorted(ID_PATTERNS)}") from None
-        return self.matches(column, regex, mostly=mostly, description=f"{column} is a well-formed {kind}")
+        return self.matches(
+            column, regex, mostly=mostly, description=f"{column} is a well-formed {kind}", severity=severity
+        )
 
-    def in_set(self, column: str, values: Iterable[Any], *, mostly: float = 1.0) -> SilverSuite:
+    def in_set(
+        self,
+        column: str,
+        values: Iterable[Any],
+        *,
+        mostly: float = 1.0,
+        severity: Severity = Severity.FAIL,
+        example_columns: Sequence[str] = (),
+    ) -> SilverSuite:
         import great_expectations.expectations as gxe
 
-        return self.add(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(values), mostly=mostly))
+        values = list(values)
+        if severity is Severity.DROP:
+            listed = ", ".join(_sql_literal(v) for v in values)
+            condition = f"{_quoted(column)} IS NULL OR {_quoted(column)} IN ({listed})"
+            text = f"{column} is one of {values}"
+            return self._row_level(f"{column}_in_set", condition, severity, text, [column, *example_columns])
+        return self.add(
+            gxe.ExpectColumnValuesToBeInSet(column=column, value_set=values, mostly=mostly), severity=severity
+        )
 
     def between(
         self,
@@ -275,12 +390,25 @@ class SilverSuite:
         strict_min: bool = False,
         strict_max: bool = False,
         mostly: float = 1.0,
+        severity: Severity = Severity.FAIL,
+        example_columns: Sequence[str] = (),
     ) -> SilverSuite:
         """Non-null values lie in ``[min_value, max_value]`` (either bound may be None)."""
         import great_expectations.expectations as gxe
 
         if min_value is None and max_value is None:
             raise ValueError("between() needs min_value or max_value")
+        if severity is Severity.DROP:
+            bounds = []
+            if min_value is not None:
+                bounds.append(f"{_quoted(column)} {'>' if strict_min else '>='} {_sql_literal(min_value)}")
+            if max_value is not None:
+                bounds.append(f"{_quoted(column)} {'<' if strict_max else '<='} {_sql_literal(max_value)}")
+            condition = f"{_quoted(column)} IS NULL OR ({' AND '.join(bounds)})"
+            text = f"{column} lies between {min_value} and {max_value}"
+            return self._row_level(
+                f"{column}_in_range", condition, severity, text, [column, *example_columns]
+            )
         return self.add(
             gxe.ExpectColumnValuesToBeBetween(
                 column=column,
@@ -289,7 +417,8 @@ class SilverSuite:
                 strict_min=strict_min,
                 strict_max=strict_max,
                 mostly=mostly,
-            )
+            ),
+            severity=severity,
         )
 
     def row_count_between(self, min_value: int | None = None, max_value: int | None = None) -> SilverSuite:
@@ -297,10 +426,30 @@ class SilverSuite:
 
         return self.add(gxe.ExpectTableRowCountToBeBetween(min_value=min_value, max_value=max_value))
 
-    def ordered(self, earlier: str, later: str, *, or_equal: bool = True, mostly: float = 1.0) -> SilverSuite:
+    def ordered(
+        self,
+        earlier: str,
+        later: str,
+        *,
+        or_equal: bool = True,
+        mostly: float = 1.0,
+        severity: Severity = Severity.FAIL,
+        example_columns: Sequence[str] = (),
+    ) -> SilverSuite:
         """Where both are set, ``later`` >= ``earlier`` (> if not ``or_equal``): e.g. birth before death."""
         import great_expectations.expectations as gxe
 
+        description = f"{later} is not before {earlier}"
+        if severity is Severity.DROP:
+            a, b, op = _quoted(earlier), _quoted(later), ">=" if or_equal else ">"
+            condition = f"{a} IS NULL OR {b} IS NULL OR {b} {op} {a}"
+            return self._row_level(
+                f"{later}_not_before_{earlier}",
+                condition,
+                severity,
+                description,
+                [*example_columns, earlier, later],
+            )
         return self.add(
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(
                 column_A=later,
@@ -308,8 +457,9 @@ class SilverSuite:
                 or_equal=or_equal,
                 ignore_row_if="either_value_is_missing",
                 mostly=mostly,
-                description=f"{later} is not before {earlier}",
-            )
+                description=description,
+            ),
+            severity=severity,
         )
 
     # -- derived checks --------------------------------------------------------------------------
@@ -323,15 +473,25 @@ class SilverSuite:
         example_columns: Sequence[str],
         mostly: float = 1.0,
         meta: Mapping[str, Any] | None = None,
+        severity: Severity = Severity.FAIL,
+        row_level: bool = False,
     ) -> SilverSuite:
-        """A check computed with Spark: ``build(df, flag)`` returns ``df`` plus boolean column ``flag``."""
+        """A check computed with Spark: ``build(df, flag)`` returns ``df`` plus boolean column ``flag``.
+
+        ``row_level``: the flag depends on the row alone (no join, no aggregate), so ``drop`` may
+        filter the table on it.
+        """
         import great_expectations.expectations as gxe
 
+        if severity is Severity.DROP and not row_level:
+            raise ValueError(f"{self.name}: check {name!r} is not row-level and cannot drop rows")
         flag = _derived_name(name)
         if any(d.column == flag for d in self._derived):
             raise ValueError(f"suite {self.name} already has a check named {name!r}")
         self._derived.append(
-            DerivedCheck(flag, description, lambda df: build(df, flag), tuple(example_columns))
+            DerivedCheck(
+                name, flag, description, lambda df: build(df, flag), tuple(example_columns), severity
+            )
         )
         return self.add(
             gxe.ExpectColumnValuesToBeInSet(
@@ -340,8 +500,15 @@ class SilverSuite:
                 mostly=mostly,
                 description=description,
                 meta={"derived_check": name, "example_columns": list(example_columns), **(meta or {})},
-            )
-        )
+            ),
+            severity=Severity.FAIL if severity is Severity.DROP else severity,
+        )._mark_drop(flag, severity)
+
+    def _mark_drop(self, flag: str, severity: Severity) -> SilverSuite:
+        if severity is Severity.DROP:
+            expectation = self._expectations[-1]
+            expectation.meta = {**expectation.meta, "severity": Severity.DROP.value}
+        return self
 
     def rule(
         self,
@@ -352,6 +519,7 @@ class SilverSuite:
         description: str | None = None,
         null_passes: bool = True,
         mostly: float = 1.0,
+        severity: Severity = Severity.FAIL,
     ) -> SilverSuite:
         """A consistency rule as a Spark SQL condition every row must satisfy.
 
@@ -369,10 +537,18 @@ class SilverSuite:
             example_columns=example_columns,
             mostly=mostly,
             meta={"condition": condition},
+            severity=severity,
+            row_level=True,
         )
 
     def id_checksum(
-        self, column: str, kind: str, *, example_columns: Sequence[str] = (), mostly: float = 1.0
+        self,
+        column: str,
+        kind: str,
+        *,
+        example_columns: Sequence[str] = (),
+        mostly: float = 1.0,
+        severity: Severity = Severity.FAIL,
     ) -> SilverSuite:
         """Non-null values carry a correct check character (``kind``: ``citizen_id`` or ``uscc``).
 
@@ -395,6 +571,8 @@ class SilverSuite:
             description=f"{column} has a valid {kind} check character",
             example_columns=[column, *example_columns],
             mostly=mostly,
+            severity=severity,
+            row_level=True,
         )
 
     def unique_where(
@@ -404,6 +582,7 @@ class SilverSuite:
         *,
         name: str | None = None,
         example_columns: Sequence[str] = (),
+        severity: Severity = Severity.FAIL,
     ) -> SilverSuite:
         """Among rows where ``condition`` (Spark SQL) holds, ``columns`` are unique.
 
@@ -433,6 +612,7 @@ class SilverSuite:
             build,
             description=f"({', '.join(cols)}) is unique where {condition}",
             example_columns=[*cols, *example_columns],
+            severity=severity,
         )
 
     def foreign_key(
@@ -445,9 +625,10 @@ class SilverSuite:
         reference_name: str = "reference",
         example_columns: Sequence[str] = (),
         mostly: float = 1.0,
+        severity: Severity = Severity.FAIL,
     ) -> SilverSuite:
         """Every non-null key in ``columns`` exists in ``reference`` (a DataFrame, or ``spark -> DataFrame``
-        called at validation time, e.g. ``lambda s: read_published(s, "silver.admin_division")``)."""
+        called at validation time, e.g. a gate's pinned reader of another table)."""
         cols = _as_list(columns)
         refs = _as_list(ref_columns) if ref_columns is not None else cols
 
@@ -461,18 +642,61 @@ class SilverSuite:
             example_columns=[*cols, *example_columns],
             mostly=mostly,
             meta={"foreign_key": {"columns": cols, "reference": reference_name, "ref_columns": refs}},
+            severity=severity,
         )
+
+    # -- drops -----------------------------------------------------------------------------------
+
+    def split_drops(self, df: DataFrame) -> tuple[DataFrame, DataFrame]:
+        """``(kept, dropped)``: the rows that meet every ``drop`` check, and the others.
+
+        ``dropped`` has the row's columns plus ``expectation`` (the first drop check it broke) and
+        ``description``. Without drop checks, ``dropped`` is empty. The caller caches ``df``.
+        """
+        from pyspark.sql import functions as F
+
+        checks = self.drop_checks
+        if not checks:
+            empty = df.limit(0).withColumn("expectation", F.lit(None).cast("string"))
+            return df, empty.withColumn("description", F.lit(None).cast("string"))
+        flagged = df
+        for check in checks:
+            flagged = check.build(flagged)
+        broken = F.coalesce(*[F.when(~F.col(c.column), F.lit(c.name)) for c in checks])
+        described = F.coalesce(*[F.when(~F.col(c.column), F.lit(c.description)) for c in checks])
+        flagged = flagged.withColumn("expectation", broken).withColumn("description", described)
+        flags = [c.column for c in checks]
+        kept = flagged.where(F.col("expectation").isNull()).drop(*flags, *DROPPED_COLUMNS)
+        dropped = flagged.where(F.col("expectation").isNotNull()).drop(*flags)
+        return kept, dropped
+
+    def note_drops(self, counts: Mapping[str, int], where: str) -> SilverSuite:
+        """Say on each drop expectation how many rows the build dropped (Data Docs show the note)."""
+        self._drop_counts, self._drop_target = dict(counts), where
+        return self
 
     # -- SuiteSpec -------------------------------------------------------------------------------
 
     def expectation_suite(self) -> Any:  # -> great_expectations.ExpectationSuite
         import great_expectations as gx
 
+        expectations = []
+        for e in self._expectations:
+            copy = e.copy(deep=True)
+            check = (copy.meta or {}).get("derived_check")
+            if severity_of(copy.meta) is Severity.DROP:
+                copy.notes = (
+                    "Severity drop: rows that break this are moved to quarantine.silver_<library> while the"
+                    " table is built; the published rows all meet it."
+                )
+                if self._drop_counts is not None:
+                    dropped = self._drop_counts.get(check, 0)
+                    copy.notes += f" This version: {dropped} row(s) dropped to {self._drop_target}."
+            elif severity_of(copy.meta) is Severity.WARN:
+                copy.notes = "Severity warn: published even when broken; the failure is recorded."
+            expectations.append(copy)
         return gx.ExpectationSuite(
-            name=self._name,
-            expectations=[e.copy(deep=True) for e in self._expectations],
-            meta=dict(self._meta),
-            notes=self._notes,
+            name=self._name, expectations=expectations, meta=dict(self._meta), notes=self._notes
         )
 
     def prepare(self, df: DataFrame) -> DataFrame:

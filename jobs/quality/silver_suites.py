@@ -1,11 +1,17 @@
 """The suites every silver table must pass before it is published for sharing.
 
-One :class:`SilverTable` per table of the three base libraries: where it lives, the suite it is
-validated against, and the order the gate takes them in (references before the tables that point at
-them). The expectation part of each suite is also written to ``expectations/expectations/silver/`` so
-quality officers can read it in git and in Data Docs; the derived checks (checksums, foreign keys,
+One suite per gated table of the three base libraries (the tables are the catalogue's:
+``registry/lake.yaml``), in the order the gate takes them (references before the tables that point
+at them). The expectation part of each suite is also written to ``expectations/expectations/silver/``
+so quality officers can read it in git and in Data Docs; the derived checks (checksums, foreign keys,
 one current version per key) are computed with Spark at validation time (see
 :mod:`jobs.quality.silver`).
+
+Severities (:class:`jobs.quality.silver.Severity`) follow what a quality officer expects: keys, golden
+identifiers and a library's own consistency (crosswalk <-> golden records) **fail**; implausible
+rows of a records table (dates out of range, death before birth, coordinates outside Jiangsu) are
+**dropped** to ``quarantine.silver_<library>`` while the table is built; references to other libraries
+and soft plausibility on golden records **warn**.
 
 Thresholds are exact (``mostly=1``) unless a figure says otherwise: silver keeps a flagged record rather
 than hiding it (an ID whose checksum fails stays in ``person_records`` with ``id_valid = false``), so
@@ -15,15 +21,16 @@ right", and that golden records carry only valid identifiers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from govlake.config import Settings, Zone, load_settings
-from jobs.quality.silver import SilverSuite
+from jobs.quality.silver import Severity, SilverSuite
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+DROP, WARN = Severity.DROP, Severity.WARN
 
 #: Jiangsu's extent in WGS84 with a margin (the province spans about 116.3-121.9 E, 30.7-35.2 N).
 JIANGSU_LON = (116.0, 122.5)
@@ -38,61 +45,47 @@ ID_SEX = "CASE WHEN cast(substring(id_number, 17, 1) AS int) % 2 = 1 THEN '1' EL
 
 
 @dataclass(frozen=True)
-class SilverTable:
-    """A silver table the gate validates and publishes, e.g. ``silver.population.persons``."""
+class References:
+    """The table versions a gate's reference checks read: table id -> (path, version).
 
-    library: str
-    table: str
-    suite: Callable[[Settings], SilverSuite]
+    The tables of the library being gated are read at the versions being judged (they are published
+    together), upstream libraries at the versions the build was pinned to. Built by the gate; a suite
+    exported to git or used for drops at build time has none (its reference checks never run there).
+    """
 
-    @property
-    def name(self) -> str:
-        return f"silver.{self.library}.{self.table}"
+    versions: Mapping[str, tuple[str, int]] = field(default_factory=dict)
 
-    def path(self, settings: Settings) -> str:
-        return settings.table_path(Zone.SILVER, self.library, self.table)
+    def reader(self, table_id: str) -> Callable[[SparkSession], DataFrame]:
+        def read(spark: SparkSession) -> DataFrame:
+            if table_id not in self.versions:
+                raise LookupError(f"reference {table_id} has no pinned version in this gate run")
+            path, version = self.versions[table_id]
+            return spark.read.format("delta").option("versionAsOf", version).load(path)
+
+        return read
+
+    def current(self, table_id: str) -> Callable[[SparkSession], DataFrame]:
+        """The current rows (``is_current``) of an SCD2 golden table."""
+        read = self.reader(table_id)
+        return lambda spark: read(spark).where("is_current")
 
 
 # ------------------------------------------------------------------------------- references
 
 
-def _latest(settings: Settings, library: str, table: str) -> Callable[[SparkSession], DataFrame]:
-    """The newest version of a silver table, read when the check runs.
+def _admin_codes(refs: References) -> Callable[[SparkSession], DataFrame]:
+    """The codes of the GB/T 2260 gazetteer (reference data, the same the admin-division table is built from).
 
-    References are the tables as built, not as last published: a library is validated right after
-    its build, and its references were built (and gated) just before it.
+    Population is built (and gated) before geography, so the check cannot wait for the geography
+    library; the gazetteer is what ``silver.geography.admin_divisions`` holds anyway.
     """
 
     def read(spark: SparkSession) -> DataFrame:
-        return spark.read.format("delta").load(settings.table_path(Zone.SILVER, library, table))
+        from govlake.reference.admin_divisions import jiangsu_divisions
+
+        return spark.createDataFrame([(d.code,) for d in jiangsu_divisions()], "code string")
 
     return read
-
-
-def _admin_codes(settings: Settings) -> Callable[[SparkSession], DataFrame]:
-    """The admin-division table's codes; the gazetteer it is built from when geography is not built yet.
-
-    Population is built (and gated) before geography on a fresh lake; the codes are the same, since
-    ``admin_divisions`` is the GB/T 2260 gazetteer cross-checked against the province's extract.
-    """
-
-    def read(spark: SparkSession) -> DataFrame:
-        from delta.tables import DeltaTable
-
-        path = settings.table_path(Zone.SILVER, "geography", "admin_divisions")
-        if DeltaTable.isDeltaTable(spark, path):
-            return spark.read.format("delta").load(path).select("code")
-        from jobs.silver.geography.build import gazetteer_frame
-
-        return gazetteer_frame(spark).select("code")
-
-    return read
-
-
-def _current(settings: Settings, library: str, table: str) -> Callable[[SparkSession], DataFrame]:
-    """The current rows (``is_current``) of the newest version of an SCD2 golden table."""
-    read = _latest(settings, library, table)
-    return lambda spark: read(spark).where("is_current")
 
 
 # ----------------------------------------------------------------------------------- suites
@@ -114,45 +107,48 @@ def _golden_history(suite: SilverSuite, key: str, entity: str) -> SilverSuite:
 
 
 def _crosswalk(
-    suite: SilverSuite, settings: Settings, library: str, tables: tuple[str, str], key: str, entity: str
+    suite: SilverSuite, refs: References, library: str, tables: tuple[str, str], key: str, entity: str
 ) -> SilverSuite:
     """What every crosswalk promises: each record of ``tables[0]`` linked once to a current golden
-    record of ``tables[1]``."""
-    records, golden = tables
+    record of ``tables[1]`` (both of the versions published with it: a library's own consistency)."""
+    records, golden = (f"silver.{library}.{t}" for t in tables)
     return (
         suite.not_null("record_key", "source_id", key, "match_method")
         .unique("record_key", description=f"every source record is linked to exactly one {entity}")
         .foreign_key(
             "record_key",
-            _latest(settings, library, records),
+            refs.reader(records),
             name=f"record_is_a_{entity.replace(' ', '_')}_record",
-            reference_name=f"silver.{library}.{records}",
+            reference_name=records,
         )
         .foreign_key(
             key,
-            _current(settings, library, golden),
+            refs.current(golden),
             name=f"{entity.replace(' ', '_')}_has_a_golden_record",
-            reference_name=f"silver.{library}.{golden} (current)",
+            reference_name=f"{golden} (current)",
             example_columns=["record_key"],
         )
     )
 
 
-def _dated(suite: SilverSuite, column: str, earliest: str, key: str) -> SilverSuite:
-    """``column`` lies between ``earliest`` and today: a plausibility range.
+def _dated(
+    suite: SilverSuite, column: str, earliest: str, key: str, severity: Severity = DROP
+) -> SilverSuite:
+    """``column`` lies between ``earliest`` and today: a plausibility range (dropped rows by default).
 
     "Not in the future" is a derived check on ``current_date()``, so the suite's JSON in git does not
     change from one day to the next.
     """
-    return suite.between(column, earliest).rule(
+    return suite.between(column, earliest, severity=severity, example_columns=[key]).rule(
         f"{column}_not_in_future",
         f"{column} <= current_date()",
         example_columns=[key, column],
         description=f"{column} is not in the future",
+        severity=severity,
     )
 
 
-def person_records_suite(settings: Settings) -> SilverSuite:
+def person_records_suite(refs: References) -> SilverSuite:
     suite = (
         SilverSuite("silver.population.person_records", meta={"library": "population"})
         .columns_exist("record_key", "source_id", "id_number", "id_valid", "name", "birth_date")
@@ -166,23 +162,23 @@ def person_records_suite(settings: Settings) -> SilverSuite:
             example_columns=["record_key", "id_number_raw", "id_invalid_reason"],
             description="id_valid is true exactly when a standardized ID number was kept",
         )
-        .in_set("sex", ["1", "2"])
-        .ordered("birth_date", "death_date")
-        .matches("phone", r"^1[3-9]\d{9}$", description="mainland mobile number, 11 digits")
+        .in_set("sex", ["1", "2"], severity=WARN)
+        .ordered("birth_date", "death_date", severity=DROP, example_columns=["record_key"])
+        .matches("phone", r"^1[3-9]\d{9}$", description="mainland mobile number, 11 digits", severity=WARN)
     )
     return _dated(suite, "birth_date", EARLIEST_BIRTH, "record_key")
 
 
-def crosswalk_suite(settings: Settings) -> SilverSuite:
+def crosswalk_suite(refs: References) -> SilverSuite:
     suite = SilverSuite("silver.population.crosswalk", meta={"library": "population"})
     return (
-        _crosswalk(suite, settings, "population", ("person_records", "persons"), "person_id", "person")
+        _crosswalk(suite, refs, "population", ("person_records", "persons"), "person_id", "person")
         .in_set("match_method", ["id_number", "probabilistic", "singleton"])
         .between("match_probability", 0, 1)
     )
 
 
-def persons_suite(settings: Settings) -> SilverSuite:
+def persons_suite(refs: References) -> SilverSuite:
     history = _golden_history(
         SilverSuite("silver.population.persons", meta={"library": "population"}), "person_id", "person"
     )
@@ -202,23 +198,26 @@ def persons_suite(settings: Settings) -> SilverSuite:
             example_columns=["person_id", "id_number", "sex"],
             description="the sex is the one the ID number's 17th digit carries",
         )
-        .in_set("sex", ["1", "2"])
-        .ordered("birth_date", "death_date")
+        .in_set("sex", ["1", "2"], severity=WARN)
+        # Golden attributes come from several records: each was plausible alone (drops happen on
+        # person_records), their combination is recorded when it is not.
+        .ordered("birth_date", "death_date", severity=WARN)
         .ordered("valid_from", "valid_to", or_equal=False)
         .foreign_key(
             "admin_code",
-            _admin_codes(settings),
+            _admin_codes(refs),
             "code",
             name="admin_code_in_admin_divisions",
-            reference_name="silver.geography.admin_divisions",
+            reference_name="GB/T 2260 gazetteer (silver.geography.admin_divisions)",
             example_columns=["person_id"],
+            severity=WARN,
         )
     )
-    suite = _dated(suite, "birth_date", EARLIEST_BIRTH, "person_id")
-    return _dated(suite, "death_date", EARLIEST_BIRTH, "person_id")
+    suite = _dated(suite, "birth_date", EARLIEST_BIRTH, "person_id", severity=WARN)
+    return _dated(suite, "death_date", EARLIEST_BIRTH, "person_id", severity=WARN)
 
 
-def legal_person_records_suite(settings: Settings) -> SilverSuite:
+def legal_person_records_suite(refs: References) -> SilverSuite:
     suite = (
         SilverSuite("silver.legal_persons.records", meta={"library": "legal_persons"})
         .not_null("record_key", "source_id", "dataset", "name")
@@ -237,14 +236,14 @@ def legal_person_records_suite(settings: Settings) -> SilverSuite:
     return _dated(suite, "established_on", EARLIEST_ESTABLISHMENT, "record_key")
 
 
-def legal_person_crosswalk_suite(settings: Settings) -> SilverSuite:
+def legal_person_crosswalk_suite(refs: References) -> SilverSuite:
     suite = SilverSuite("silver.legal_persons.crosswalk", meta={"library": "legal_persons"})
     return _crosswalk(
-        suite, settings, "legal_persons", ("records", "legal_persons"), "legal_person_id", "legal person"
+        suite, refs, "legal_persons", ("records", "legal_persons"), "legal_person_id", "legal person"
     )
 
 
-def legal_persons_suite(settings: Settings) -> SilverSuite:
+def legal_persons_suite(refs: References) -> SilverSuite:
     history = _golden_history(
         SilverSuite("silver.legal_persons.legal_persons", meta={"library": "legal_persons"}),
         "legal_person_id",
@@ -260,25 +259,27 @@ def legal_persons_suite(settings: Settings) -> SilverSuite:
         )
         .foreign_key(
             "legal_representative_person_id",
-            _latest(settings, "population", "persons"),
+            refs.reader("silver.population.persons"),
             "person_id",
             name="legal_representative_is_a_person",
-            reference_name="silver.population.persons",
+            reference_name="silver.population.persons (the version this build read)",
             example_columns=["legal_person_id", "legal_representative_name"],
+            severity=WARN,
         )
         .foreign_key(
             "admin_code",
-            _admin_codes(settings),
+            _admin_codes(refs),
             "code",
             name="admin_code_in_admin_divisions",
-            reference_name="silver.geography.admin_divisions",
+            reference_name="GB/T 2260 gazetteer (silver.geography.admin_divisions)",
             example_columns=["legal_person_id", "registered_address"],
+            severity=WARN,
         )
     )
-    return _dated(suite, "established_on", EARLIEST_ESTABLISHMENT, "legal_person_id")
+    return _dated(suite, "established_on", EARLIEST_ESTABLISHMENT, "legal_person_id", severity=WARN)
 
 
-def admin_divisions_suite(settings: Settings) -> SilverSuite:
+def admin_divisions_suite(refs: References) -> SilverSuite:
     return (
         SilverSuite("silver.geography.admin_divisions", meta={"library": "geography"})
         .not_null("code", "name", "level")
@@ -292,7 +293,7 @@ def admin_divisions_suite(settings: Settings) -> SilverSuite:
         )
         .foreign_key(
             "parent_code",
-            _latest(settings, "geography", "admin_divisions"),
+            refs.reader("silver.geography.admin_divisions"),
             "code",
             name="parent_is_a_division",
             reference_name="silver.geography.admin_divisions",
@@ -300,26 +301,29 @@ def admin_divisions_suite(settings: Settings) -> SilverSuite:
     )
 
 
-def address_points_suite(settings: Settings) -> SilverSuite:
+def address_points_suite(refs: References) -> SilverSuite:
     return (
         SilverSuite("silver.geography.address_points", meta={"library": "geography"})
-        .not_null("address_id", "lon_wgs84", "lat_wgs84", "h3_cell")
+        .not_null("address_id")
+        # A point whose coordinates could not be read or converted has no place on the map.
+        .not_null("lon_wgs84", "lat_wgs84", "h3_cell", severity=DROP)
         .unique("address_id")
-        .between("lon_wgs84", *JIANGSU_LON)
-        .between("lat_wgs84", *JIANGSU_LAT)
-        .in_set("crs_sent", ["WGS84", "GCJ02"])
+        .between("lon_wgs84", *JIANGSU_LON, severity=DROP, example_columns=["address_id"])
+        .between("lat_wgs84", *JIANGSU_LAT, severity=DROP, example_columns=["address_id"])
+        .in_set("crs_sent", ["WGS84", "GCJ02"], severity=WARN)
         .foreign_key(
             "admin_code",
-            _admin_codes(settings),
+            _admin_codes(refs),
             "code",
             name="admin_code_in_admin_divisions",
-            reference_name="silver.geography.admin_divisions",
+            reference_name="GB/T 2260 gazetteer (silver.geography.admin_divisions)",
             example_columns=["address_id"],
+            severity=WARN,
         )
     )
 
 
-def grid_cells_suite(settings: Settings) -> SilverSuite:
+def grid_cells_suite(refs: References) -> SilverSuite:
     return (
         SilverSuite("silver.geography.grid_cells", meta={"library": "geography"})
         .not_null("h3_cell", "address_points", "persons", "legal_persons")
@@ -329,39 +333,39 @@ def grid_cells_suite(settings: Settings) -> SilverSuite:
         .between("legal_persons", 0)
         .foreign_key(
             "h3_cell",
-            _latest(settings, "geography", "address_points"),
+            refs.reader("silver.geography.address_points"),
             name="cell_has_address_points",
             reference_name="silver.geography.address_points",
         )
     )
 
 
-#: Every gated silver table, in the order the gate validates them (what a table references first).
-SILVER_TABLES: tuple[SilverTable, ...] = (
-    SilverTable("population", "person_records", person_records_suite),
-    SilverTable("population", "persons", persons_suite),
-    SilverTable("population", "crosswalk", crosswalk_suite),
-    SilverTable("legal_persons", "records", legal_person_records_suite),
-    SilverTable("legal_persons", "legal_persons", legal_persons_suite),
-    SilverTable("legal_persons", "crosswalk", legal_person_crosswalk_suite),
-    SilverTable("geography", "admin_divisions", admin_divisions_suite),
-    SilverTable("geography", "address_points", address_points_suite),
-    SilverTable("geography", "grid_cells", grid_cells_suite),
-)
+#: Every gated silver table's suite, by catalogue table id.
+SUITES: dict[str, Callable[[References], SilverSuite]] = {
+    "silver.population.person_records": person_records_suite,
+    "silver.population.persons": persons_suite,
+    "silver.population.crosswalk": crosswalk_suite,
+    "silver.legal_persons.records": legal_person_records_suite,
+    "silver.legal_persons.legal_persons": legal_persons_suite,
+    "silver.legal_persons.crosswalk": legal_person_crosswalk_suite,
+    "silver.geography.admin_divisions": admin_divisions_suite,
+    "silver.geography.address_points": address_points_suite,
+    "silver.geography.grid_cells": grid_cells_suite,
+}
 
 
-def silver_tables(library: str | None = None) -> tuple[SilverTable, ...]:
-    """The gated tables of one library (all when ``library`` is None), in gate order."""
-    tables = tuple(t for t in SILVER_TABLES if library is None or t.library == library)
-    if not tables:
-        raise ValueError(f"no silver tables for library {library!r}")
-    return tables
+def silver_suite(table_id: str, refs: References | None = None) -> SilverSuite:
+    """The suite of one silver table (``refs``: the gate's pinned references; none at build time)."""
+    try:
+        build = SUITES[table_id]
+    except KeyError:
+        raise LookupError(f"no silver suite for {table_id} (jobs/quality/silver_suites.py)") from None
+    return build(refs or References())
 
 
 # ---------------------------------------------------------------------------- suites in git
 
 
-def silver_suites(settings: Settings | None = None) -> list[Any]:
+def silver_suites() -> list[Any]:
     """Every silver suite's GX part (derived checks appear as expectations on ``_dq_*`` columns)."""
-    settings = settings or load_settings()
-    return [table.suite(settings).expectation_suite() for table in SILVER_TABLES]
+    return [silver_suite(table_id).expectation_suite() for table_id in SUITES]

@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from govlake import storage
-from govlake.config import Settings, Zone, load_settings
+from govlake.config import Settings
+from govlake.lake import Lake
 from govlake.registry import load_registry
 
 log = logging.getLogger(__name__)
@@ -42,11 +43,11 @@ class LandedFile:
 
 
 def landing_dir(settings: Settings, source_id: str) -> str:
-    return settings.table_path(Zone.LANDING, source_id)
+    return Lake(settings).location("landing", source_id=source_id)
 
 
 def raw_dir(settings: Settings, source_id: str) -> str:
-    return settings.table_path(Zone.RAW, source_id)
+    return Lake(settings).location("raw", source_id=source_id)
 
 
 def raw_object_path(settings: Settings, source_id: str, file_hash: str) -> str:
@@ -98,14 +99,13 @@ def pending_files(settings: Settings, source_id: str) -> list[LandedFile]:
     return sorted(pending, key=lambda f: (f.landed_at, f.file_hash))
 
 
-def land_new_files(source_id: str, settings: Settings | None = None) -> list[dict[str, Any]]:
+def land_new_files(source_id: str, settings: Settings) -> list[dict[str, Any]]:
     """Land every file waiting in the source's landing area; return all raw files still to load.
 
     The result (JSON-serialisable, for Airflow XCom) lists each newly landed file and every
     earlier one whose bronze load has not completed, so a retried DAG run loses nothing.
     """
-    settings = settings or load_settings()
-    load_registry().source(source_id)  # fail early and clearly on an unknown source id
+    load_registry(settings.registry_path).source(source_id)  # fail early and clearly on an unknown source
     now = datetime.now(UTC)
     written_now: set[str] = set()
     for stored in storage.list_files(settings, landing_dir(settings, source_id)):

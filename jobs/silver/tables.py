@@ -1,31 +1,30 @@
-"""Reading inputs and writing silver tables so that re-running the same input writes nothing.
+"""Writing silver tables so that re-running the same input writes nothing.
 
-Every silver table is rebuilt from a full snapshot of its inputs, so each write says what a key
-missing from the snapshot means (``delete_missing`` for plain tables, a closed version for SCD2
-histories in :mod:`jobs.silver.history`). The two entity libraries (population, legal persons) end
-the same way — records, crosswalk, golden history — which :func:`write_entity_library` does once.
+Inputs come from the step's context (:class:`govlake.lake.context.StepContext`: published versions,
+pinned); a build reads only its own outputs as they are (to compare with what it writes). Every
+silver table is rebuilt from a full snapshot of its inputs, so each write says what a key missing
+from the snapshot means (``delete_missing`` for plain tables, a closed version for SCD2 histories in
+:mod:`jobs.silver.history`). The two entity libraries (population, legal persons) end the same way —
+records, crosswalk, golden history — which :func:`write_entity_library` does once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from govlake.config import Settings, Zone
+from govlake.lake import delta
 from jobs.silver.history import apply_scd2, row_hash
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from govlake.lake.context import StepContext
+
 #: What the MERGE does with a staged row: "inserted", "updated", or "deleted" (key gone from the snapshot).
 _ACTION = "_action"
-
-
-def silver_table_uri(settings: Settings, library: str, table: str) -> str:
-    """Where a base library's table lives: ``<silver>/<library>/<table>``."""
-    return settings.table_path(Zone.SILVER, library, table)
 
 
 def skipped(reason: str) -> dict[str, str]:
@@ -33,25 +32,9 @@ def skipped(reason: str) -> dict[str, str]:
     return {"skipped": reason}
 
 
-def read_delta(spark: SparkSession, path: str) -> DataFrame | None:
-    """The Delta table at ``path``, or None when there is none yet (a fresh lake)."""
-    from delta.tables import DeltaTable
-
-    return spark.read.format("delta").load(path) if DeltaTable.isDeltaTable(spark, path) else None
-
-
-def read_current(spark: SparkSession, path: str) -> DataFrame | None:
-    """The current versions of an SCD2 history table, or None when there is none yet."""
-    history = read_delta(spark, path)
-    return history.where("is_current") if history is not None else None
-
-
-def read_bronze(spark: SparkSession, settings: Settings, datasets: Iterable[str]) -> dict[str, DataFrame]:
-    """dataset -> bronze table, for the datasets that have been ingested at least once."""
-    from jobs.bronze.load import bronze_table_uri
-
-    tables = {name: read_delta(spark, bronze_table_uri(name, settings)) for name in datasets}
-    return {name: df for name, df in tables.items() if df is not None}
+def read_own(ctx: StepContext, table_id: str) -> DataFrame | None:
+    """A table this step writes, as it is now (None on a fresh lake): to compare, never to publish."""
+    return delta.read_latest(ctx.spark, ctx.path(table_id))
 
 
 def upsert_changed(
@@ -122,19 +105,19 @@ def upsert_changed(
 class EntityLibrary:
     """A base library of resolved entities: standardized records, a crosswalk, golden records (SCD2)."""
 
-    name: str  # folder in the silver zone, e.g. "population"
+    name: str  # the library, e.g. "population"
     records_table: str  # every source mention, standardized (one row per record_key)
     golden_table: str  # golden record per entity, SCD type 2
     entity_key: str  # e.g. "person_id"
     golden_attributes: tuple[str, ...]
 
-    def uri(self, settings: Settings, table: str) -> str:
-        return silver_table_uri(settings, self.name, table)
+    def table_id(self, table: str) -> str:
+        """The catalogue id of one of its tables: ``silver.<library>.<table>``."""
+        return f"silver.{self.name}.{table}"
 
 
 def write_entity_library(
-    spark: SparkSession,
-    settings: Settings,
+    ctx: StepContext,
     library: EntityLibrary,
     *,
     records: DataFrame,
@@ -162,16 +145,17 @@ def write_entity_library(
     # Lineage columns (<attr>__source) are left out of the history: a newer record repeating the
     # same value must not create a version. The crosswalk keeps every record's entity key.
     golden = golden.select(library.entity_key, *library.golden_attributes)
+    spark, path = ctx.spark, ctx.path
     return {
         "records": upsert_changed(
-            spark, library.uri(settings, library.records_table), records, ["record_key"], delete_missing=True
+            spark, path(library.table_id(library.records_table)), records, ["record_key"], delete_missing=True
         ),
         "crosswalk": upsert_changed(
-            spark, library.uri(settings, "crosswalk"), crosswalk, ["record_key"], delete_missing=True
+            spark, path(library.table_id("crosswalk")), crosswalk, ["record_key"], delete_missing=True
         ),
         library.golden_table: apply_scd2(
             spark,
-            library.uri(settings, library.golden_table),
+            path(library.table_id(library.golden_table)),
             golden,
             key=library.entity_key,
             tracked=library.golden_attributes,

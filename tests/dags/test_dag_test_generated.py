@@ -41,7 +41,7 @@ def _csv(path: Path) -> list[dict[str, str]]:
 def truth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Generate the world, and read what its truth predicts."""
     from govlake.registry import load_registry
-    from govlake.synthetic.generator import generate
+    from synthetic.generator import generate
 
     registry = load_registry(REGISTRY)
     out = tmp_path_factory.mktemp("generated")

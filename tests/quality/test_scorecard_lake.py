@@ -33,7 +33,7 @@ CHROMIUM = "/usr/bin/chromium"
 @pytest.fixture(scope="module")
 def lake(spark, own_lake, tmp_path_factory: pytest.TempPathFactory):
     """Generate, land, load bronze, build the libraries through their gates (Data Docs): once."""
-    from govlake.synthetic.generator import generate
+    from synthetic.generator import generate
     from jobs.pipeline import build_and_gate_silver, deliver_extracts, ingest_all
 
     settings = own_lake("scorecard_lake")

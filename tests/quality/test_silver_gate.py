@@ -35,7 +35,7 @@ def own_settings(own_lake):
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from govlake.synthetic.generator import generate
+    from synthetic.generator import generate
 
     out = tmp_path_factory.mktemp("gate_generated")
     generate(out, SCALE, SEED, progress=False)

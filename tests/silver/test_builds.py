@@ -181,7 +181,7 @@ def test_legal_persons_keep_valid_industry_codes_and_close_vanished_ones(spark, 
 def _resident(seq: int, name: str, address: str, registered_on: str) -> dict[str, str]:
     from datetime import date
 
-    from jobs.silver.population.resolve_synthetic import citizen_id
+    from synthetic.resolution import citizen_id
 
     idn = citizen_id("320102", date(1980, 1, seq), seq)
     return {
@@ -196,7 +196,7 @@ def _resident(seq: int, name: str, address: str, registered_on: str) -> dict[str
 def test_a_new_batch_versions_only_the_persons_it_changes(spark, fresh_settings):
     """Incremental population build: a moved resident gets exactly one new version, nobody else."""
     from govlake import storage
-    from jobs.silver.population import resolve_synthetic as syn
+    from synthetic import resolution as syn
     from jobs.silver.population.build import build_population, model_path, table_uri
     from jobs.silver.population.resolve import resolve_persons
 

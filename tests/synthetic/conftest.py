@@ -99,7 +99,7 @@ def registry() -> Registry:
 
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from govlake.synthetic.generator import generate
+    from synthetic.generator import generate
 
     out = tmp_path_factory.mktemp("generated")
     generate(out, SCALE, SEED, progress=False, workers=1)

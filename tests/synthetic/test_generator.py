@@ -15,7 +15,7 @@ from stdnum.cn import ric, uscc
 from stdnum.iso7064 import mod_11_10
 
 from govlake.registry import FileFormat
-from govlake.synthetic.geo import JIANGSU_LAT, JIANGSU_LON, wgs84_to_gcj02
+from synthetic.geo import JIANGSU_LAT, JIANGSU_LON, wgs84_to_gcj02
 
 ALL_MESS = {
     "id_check_digit",
@@ -47,7 +47,7 @@ def _messes(row: dict[str, str]) -> set[str]:
 
 
 def test_same_seed_same_bytes_whatever_the_worker_count(generated, tmp_path, scale_seed, digest):
-    from govlake.synthetic.generator import generate
+    from synthetic.generator import generate
 
     scale, seed = scale_seed
     generate(tmp_path / "again", scale, seed, progress=False, workers=2)

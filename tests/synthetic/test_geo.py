@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from govlake.synthetic.geo import wgs84_to_gcj02
+from synthetic.geo import wgs84_to_gcj02
 
 # (wgs lat, wgs lon, gcj lat, gcj lon): the test vectors published with the eviltransform library
 VECTORS = [

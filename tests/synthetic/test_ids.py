@@ -10,7 +10,7 @@ from stdnum.cn import ric, uscc
 from stdnum.iso7064 import mod_11_10
 
 from govlake.reference.admin_divisions import county_codes_valid_in
-from govlake.synthetic import ids
+from synthetic import ids
 
 
 def _org_check(body: str) -> str:

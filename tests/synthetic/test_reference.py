@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from govlake.reference import admin_divisions as ad
-from govlake.synthetic.geo import JIANGSU_LAT, JIANGSU_LON
+from synthetic.geo import JIANGSU_LAT, JIANGSU_LON
 
 
 def test_jiangsu_hierarchy_is_current():

@@ -7,25 +7,35 @@ per run id) -> render (``quality/scorecard/index.html`` and ``scorecard.png``, s
 
 from __future__ import annotations
 
+import json
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from govlake import storage
-from govlake.config import Settings, Zone, load_settings
-from govlake.registry import ColumnType, Registry, load_registry
+from govlake.lake import Lake, bronze_id, delta
+from govlake.lake.context import StepContext
+from govlake.registry import ColumnType, Registry
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger("govlake.quality")
 
-REPORT_FOLDER = "scorecard"
 #: The run history lives beside the page, not at the folder itself: a Delta table's folder must hold
 #: only the table (VACUUM deletes files it does not know, such as index.html).
-SCORECARD_TABLE = f"{REPORT_FOLDER}/history"
+SCORECARD_TABLE = "quality.scorecard.history"
+PAGE, PNG = "quality.scorecard.page", "quality.scorecard.png"
+INGEST_LOG, QUARANTINE = "bronze._ingest_log", "quarantine.bronze_rows"
+SILVER_TABLES = (
+    ("population", "person_records"),
+    ("population", "crosswalk"),
+    ("population", "persons"),
+    ("legal_persons", "records"),
+    ("legal_persons", "crosswalk"),
+    ("legal_persons", "legal_persons"),
+)
 
 
 @dataclass(frozen=True)
@@ -36,37 +46,39 @@ class ScorecardResult:
     png_path: str
     cells: int  # (prefecture, department, indicator) figures in this run
     province: dict[str, float]  # indicator -> province-wide figure
+    unchanged: bool = False  # nothing published since run ``run_id``: not scored again
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "html": self.html_path,
+            "png": self.png_path,
+            "province": self.province,
+        }
 
     def report(self) -> str:
+        if self.unchanged:
+            return (
+                f"scorecard unchanged: nothing was published since run {self.run_id}\n  page {self.html_path}"
+            )
         figures = ", ".join(f"{k} {v:.3f}" for k, v in self.province.items())
         return f"scorecard run {self.run_id}: {figures}\n  page {self.html_path}\n  png  {self.png_path}"
 
 
-def scorecard_table_path(settings: Settings) -> str:
-    return settings.table_path(Zone.QUALITY, SCORECARD_TABLE)
+def report_paths(lake: Lake) -> tuple[str, str]:
+    return lake.location(PAGE), lake.location(PNG)
 
 
-def report_paths(settings: Settings) -> tuple[str, str]:
-    folder = f"{settings.zone(Zone.QUALITY)}/{REPORT_FOLDER}"
-    return f"{folder}/index.html", f"{folder}/scorecard.png"
-
-
-def _read(spark: SparkSession, path: str) -> DataFrame | None:
-    from delta.tables import DeltaTable
-
-    return spark.read.format("delta").load(path) if DeltaTable.isDeltaTable(spark, path) else None
-
-
-def long_counts(spark: SparkSession, settings: Settings, registry: Registry) -> DataFrame:
-    """Every indicator's counts for the lake as it is now (long format, see :mod:`.indicators`)."""
+def long_counts(ctx: StepContext) -> DataFrame:
+    """Every indicator's counts for the published lake (long format, see :mod:`.indicators`)."""
     from functools import reduce
 
-    from jobs.bronze.load import bronze_table_uri, ingest_log_uri, quarantine_uri
     from jobs.quality.scorecard import indicators as ind
 
+    registry, spark = ctx.registry, ctx.spark
     parts: list[DataFrame] = []
     for dataset in registry.datasets.values():
-        bronze = _read(spark, bronze_table_uri(dataset.name, settings))
+        bronze = ctx.read(bronze_id(dataset.name))
         if bronze is None:
             continue
         sources = registry.sources_for(dataset.name)
@@ -80,27 +92,17 @@ def long_counts(spark: SparkSession, settings: Settings, registry: Registry) -> 
                 date_formats={s.id: s.date_formats for s in sources},
             )
         )
-    quarantine = _read(spark, quarantine_uri(settings))
+    quarantine = ctx.read(QUARANTINE)
     if quarantine is not None:
         parts.append(ind.quarantine_indicators(quarantine))
-    silver = {
-        (library, table): _read(spark, settings.table_path(Zone.SILVER, library, table))
-        for library, table in [
-            ("population", "person_records"),
-            ("population", "crosswalk"),
-            ("population", "persons"),
-            ("legal_persons", "records"),
-            ("legal_persons", "crosswalk"),
-            ("legal_persons", "legal_persons"),
-        ]
-    }
+    silver = {(library, table): ctx.read(f"silver.{library}.{table}") for library, table in SILVER_TABLES}
     population = [silver[("population", t)] for t in ("person_records", "crosswalk", "persons")]
     if all(df is not None for df in population):
         parts.append(ind.person_indicators(*population))  # type: ignore[arg-type]
     legal = [silver[("legal_persons", t)] for t in ("records", "crosswalk", "legal_persons")]
     if all(df is not None for df in legal):
         parts.append(ind.legal_person_indicators(*legal))  # type: ignore[arg-type]
-    ingest_log = _read(spark, ingest_log_uri(settings))
+    ingest_log = ctx.read(INGEST_LOG)
     if ingest_log is not None:
         parts.append(ind.file_indicators(ingest_log, registry, spark))
     if not parts:
@@ -114,27 +116,39 @@ def departments_frame(spark: SparkSession, registry: Registry) -> DataFrame:
     )
 
 
-def compute_scorecard(spark: SparkSession, settings: Settings, registry: Registry | None = None) -> DataFrame:
-    """(prefecture, department, indicator, numerator, denominator, value) for the lake as it is now."""
+def compute_scorecard(ctx: StepContext) -> DataFrame:
+    """(prefecture, department, indicator, numerator, denominator, value) for the published lake."""
     from jobs.quality.scorecard.indicators import score_cells
 
-    registry = registry or load_registry()
-    return score_cells(long_counts(spark, settings, registry), departments_frame(spark, registry))
+    return score_cells(long_counts(ctx), departments_frame(ctx.spark, ctx.registry))
 
 
-def append_run(spark: SparkSession, settings: Settings, cells: DataFrame, run_id: str, at: datetime) -> None:
+def _inputs_json(ctx: StepContext) -> str:
+    return json.dumps(ctx.pins.published(), sort_keys=True)
+
+
+def _last_run(ctx: StepContext) -> Any:  # -> Row | None
+    """The newest run in the history: its id, time and the published versions it scored."""
+    from pyspark.sql import functions as F
+
+    history = delta.read_latest(ctx.spark, ctx.path(SCORECARD_TABLE))
+    if history is None or "inputs" not in history.columns:
+        return None
+    return history.select("run_id", "computed_at", "inputs").orderBy(F.col("computed_at").desc()).first()
+
+
+def append_run(ctx: StepContext, cells: DataFrame, run_id: str, at: datetime) -> None:
     """Append one run's figures; a run id already in the table is not written twice (crash + re-run)."""
     from pyspark.sql import functions as F
 
-    from jobs.quality.gx_runner import append_delta
-
-    path = scorecard_table_path(settings)
-    history = _read(spark, path)
+    path = ctx.path(SCORECARD_TABLE)
+    history = delta.read_latest(ctx.spark, path)
     if history is not None and history.where(F.col("run_id") == run_id).limit(1).count():
         return
     rows = cells.select(
         F.lit(run_id).alias("run_id"),
         F.lit(at).cast("timestamp").alias("computed_at"),
+        F.lit(_inputs_json(ctx)).alias("inputs"),
         "prefecture",
         "department",
         "indicator",
@@ -142,29 +156,36 @@ def append_run(spark: SparkSession, settings: Settings, cells: DataFrame, run_id
         "denominator",
         "value",
     )
-    append_delta(rows, path)
+    delta.append(rows, path, merge_schema=True)
 
 
-def build_scorecard(
-    settings: Settings | None = None, *, spark: SparkSession | None = None, run_id: str | None = None
-) -> ScorecardResult:
-    """Score the lake, add the run to the history and render the page and PNG; return where they are."""
-    from govlake.spark import get_spark
+def build_scorecard(ctx: StepContext) -> ScorecardResult:
+    """Score the published lake, add the run to the history, render the page and PNG; say where they are.
+
+    The run is named after the step's run id (a DAG run's id under Airflow): a retried task does not
+    add a second run to the trend. When nothing was published since the last run (same pinned input
+    versions), nothing is scored again and the last run is returned: re-running changes nothing.
+    """
     from jobs.quality.scorecard.render import render
 
-    settings = settings or load_settings()
-    spark = spark or get_spark(settings)
-    run_id = run_id or uuid.uuid4().hex
+    spark, settings, run_id = ctx.spark, ctx.settings, ctx.run_id
+    last = _last_run(ctx)
+    if last is not None and last["inputs"] == _inputs_json(ctx):
+        html_path, png_path = report_paths(ctx.lake)
+        log.info("scorecard: the published lake is unchanged since run %s", last["run_id"])
+        return ScorecardResult(
+            last["run_id"], last["computed_at"], html_path, png_path, 0, {}, unchanged=True
+        )
     computed_at = datetime.now(UTC)
-    cells = compute_scorecard(spark, settings).cache()
+    cells = compute_scorecard(ctx).cache()
     try:
-        append_run(spark, settings, cells, run_id, computed_at)
+        append_run(ctx, cells, run_id, computed_at)
         current = cells.toPandas()
     finally:
         cells.unpersist()
-    history = spark.read.format("delta").load(scorecard_table_path(settings)).toPandas()
+    history = spark.read.format("delta").load(ctx.path(SCORECARD_TABLE)).toPandas()
     html, png = render(current, history, run_id=run_id, computed_at=computed_at)
-    html_path, png_path = report_paths(settings)
+    html_path, png_path = report_paths(ctx.lake)
     storage.write_bytes(settings, png_path, png)
     storage.write_bytes(settings, html_path, html.encode("utf-8"))
     province = province_figures(current)

@@ -17,9 +17,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from govlake.config import Settings, load_settings
-from govlake.spark import get_spark
-from jobs.silver.tables import read_bronze, read_current, silver_table_uri, skipped, upsert_changed
+from govlake.lake.context import StepContext
+from jobs.silver.tables import skipped, upsert_changed
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -27,12 +26,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-LIBRARY = "geography"
-
-
-def table_uri(settings: Settings, name: str) -> str:
-    """Where a table of the geography library lives."""
-    return silver_table_uri(settings, LIBRARY, name)
+ADMIN_DIVISIONS = "silver.geography.admin_divisions"
+ADDRESS_POINTS = "silver.geography.address_points"
+GRID_CELLS = "silver.geography.grid_cells"
+#: Upstream libraries' golden records (the versions pinned for the run): located in grid cells.
+PERSONS = "silver.population.persons"
+LEGAL_PERSONS = "silver.legal_persons.legal_persons"
 
 
 def gazetteer_frame(spark: SparkSession) -> DataFrame:
@@ -138,23 +137,19 @@ def grid_cells(points: DataFrame, persons: DataFrame | None, legal_persons: Data
     return cells
 
 
-def build_geography(settings: Settings | None = None, resolution: int = 9) -> dict[str, Any]:
-    """Rebuild the geography library from the gazetteer and bronze; returns counts of what changed.
+def build_geography(ctx: StepContext, resolution: int = 9) -> dict[str, Any]:
+    """Rebuild the geography library from the gazetteer and its pinned inputs; returns what changed.
 
     The admin divisions come from reference data and are always built; until address points have
-    been ingested, ``address_points`` and ``grid_cells`` report ``{"skipped": <why>}``.
+    been published, ``address_points`` and ``grid_cells`` report ``{"skipped": <why>}``.
     """
-    from jobs.silver.legal_persons.build import table_uri as legal_uri
-    from jobs.silver.population.build import table_uri as population_uri
-
-    settings = settings or load_settings()
-    spark = get_spark(settings)
-    bronze = read_bronze(spark, settings, ("admin_divisions", "address_points"))
+    spark = ctx.spark
+    bronze = ctx.read_bronze()
 
     divisions = admin_divisions(gazetteer_frame(spark), bronze.get("admin_divisions"))
     counts: dict[str, Any] = {
         "admin_divisions": upsert_changed(
-            spark, table_uri(settings, "admin_divisions"), divisions, ["code"], delete_missing=True
+            spark, ctx.path(ADMIN_DIVISIONS), divisions, ["code"], delete_missing=True
         )
     }
     if "address_points" not in bronze:
@@ -162,20 +157,17 @@ def build_geography(settings: Settings | None = None, resolution: int = 9) -> di
         counts.update(address_points=reason, grid_cells=reason)
         log.info("geography library: %s", counts)
         return counts
-    points = address_points(bronze["address_points"], divisions, resolution).cache()
+    standardized = address_points(bronze["address_points"], divisions, resolution).cache()
+    points = ctx.drop_invalid(ADDRESS_POINTS, standardized)
     try:
         counts["address_points"] = upsert_changed(
-            spark, table_uri(settings, "address_points"), points, ["address_id"], delete_missing=True
+            spark, ctx.path(ADDRESS_POINTS), points, ["address_id"], delete_missing=True
         )
-        cells = grid_cells(
-            points,
-            read_current(spark, population_uri(settings, "persons")),
-            read_current(spark, legal_uri(settings, "legal_persons")),
-        )
+        cells = grid_cells(points, ctx.read_current(PERSONS), ctx.read_current(LEGAL_PERSONS))
         counts["grid_cells"] = upsert_changed(
-            spark, table_uri(settings, "grid_cells"), cells, ["h3_cell"], delete_missing=True
+            spark, ctx.path(GRID_CELLS), cells, ["h3_cell"], delete_missing=True
         )
     finally:
-        points.unpersist()
+        standardized.unpersist()
     log.info("geography library: %s", counts)
     return counts

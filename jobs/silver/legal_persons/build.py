@@ -19,14 +19,11 @@ Tables (silver zone, legal_persons/): ``records`` (every mention, standardized),
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from govlake.config import Settings, load_settings
-from govlake.registry import load_registry
-from govlake.spark import get_spark
+from govlake.lake.context import StepContext
 from jobs.silver.survivorship import trust_ranks
-from jobs.silver.tables import EntityLibrary, read_bronze, read_current, skipped, write_entity_library
+from jobs.silver.tables import EntityLibrary, skipped, write_entity_library
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -62,7 +59,8 @@ NO_STRING = "CAST(NULL AS STRING)"
 #: The market-regulation register is what a legal-persons library is built on; the taxpayer registry
 #: and employers named in social insurance only add to it.
 REGISTER = "enterprise_registration"
-LEGAL_PERSON_DATASETS = (REGISTER, "taxpayer_registry", "social_insurance_enrollment")
+#: The population library's golden records: legal representatives are linked to persons there.
+PERSONS = "silver.population.persons"
 LEGAL_PERSONS = EntityLibrary(
     name="legal_persons",
     records_table="records",
@@ -70,8 +68,7 @@ LEGAL_PERSONS = EntityLibrary(
     entity_key="legal_person_id",
     golden_attributes=GOLDEN_ATTRIBUTES,
 )
-#: ``table_uri(settings, "crosswalk")``: where a table of the legal-persons library lives.
-table_uri = LEGAL_PERSONS.uri
+RECORDS = LEGAL_PERSONS.table_id("records")
 #: Columns of a mention that only the enterprise register carries (NULL in the other datasets).
 INDUSTRY_COLUMNS = ("industry_code_raw", "industry_code_valid", "industry_invalid_reason")
 
@@ -264,28 +261,28 @@ def link_legal_persons(mentions: DataFrame) -> DataFrame:
     )
 
 
-def build_legal_persons(settings: Settings | None = None, *, as_of: datetime | None = None) -> dict[str, Any]:
-    """Rebuild the legal-persons library from bronze; returns counts of what changed.
+def build_legal_persons(ctx: StepContext) -> dict[str, Any]:
+    """Rebuild the legal-persons library from its pinned inputs; returns counts of what changed.
 
-    Until the enterprise register has been ingested, returns ``{"skipped": <why>}`` and writes nothing.
+    Legal representatives are linked to the persons of the population version pinned for this run
+    (the published one), so every ``legal_representative_person_id`` published exists there.
+    Until the enterprise register has been published, returns ``{"skipped": <why>}``.
     """
     from pyspark.sql import functions as F
 
     from jobs.silver.population.build import date_formats_of
-    from jobs.silver.population.build import table_uri as population_uri
 
-    settings = settings or load_settings()
-    spark = get_spark(settings)
-    bronze = read_bronze(spark, settings, LEGAL_PERSON_DATASETS)
+    bronze = ctx.read_bronze()
     if REGISTER not in bronze:
-        return skipped(f"no {REGISTER} bronze table yet: the legal-persons library is built on that register")
-    mentions = legal_person_mentions(bronze, date_formats_of(list(bronze))).cache()
+        return skipped(f"no {REGISTER} bronze table published yet: the library is built on that register")
+    standardized = legal_person_mentions(bronze, date_formats_of(ctx.registry, list(bronze))).cache()
+    mentions = ctx.drop_invalid(RECORDS, standardized)
     try:
         crosswalk = link_legal_persons(mentions)
         linked = mentions.join(crosswalk.select("record_key", "legal_person_id"), "record_key").withColumn(
             "observed_at", F.coalesce("established_on", "ingested_on")
         )
-        people = read_current(spark, population_uri(settings, "persons"))
+        people = ctx.read_current(PERSONS)
         if people is not None:
             linked = linked.join(
                 people.select(
@@ -298,16 +295,15 @@ def build_legal_persons(settings: Settings | None = None, *, as_of: datetime | N
         else:
             linked = linked.withColumn("legal_representative_person_id", F.lit(None).cast("string"))
         counts = write_entity_library(
-            spark,
-            settings,
+            ctx,
             LEGAL_PERSONS,
             records=mentions,
             crosswalk=crosswalk,
             linked=linked,
-            ranks=trust_ranks(load_registry(), GOLDEN_ATTRIBUTES),
-            as_of=as_of or datetime.now(UTC),
+            ranks=trust_ranks(ctx.registry, GOLDEN_ATTRIBUTES),
+            as_of=ctx.as_of,
         )
     finally:
-        mentions.unpersist()
+        standardized.unpersist()
     log.info("legal-persons library: %s", counts)
     return counts

@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from govlake import storage
-from govlake.config import Settings, load_settings
-from govlake.registry import load_registry
-from govlake.spark import get_spark
+from govlake.lake.context import StepContext
+from govlake.registry import Registry
 from jobs.silver.population.records import PERSON_MENTIONS, person_records
 from jobs.silver.survivorship import trust_ranks
-from jobs.silver.tables import EntityLibrary, read_bronze, read_delta, skipped, write_entity_library
+from jobs.silver.tables import EntityLibrary, read_own, skipped, write_entity_library
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +43,13 @@ POPULATION = EntityLibrary(
     entity_key="person_id",
     golden_attributes=GOLDEN_ATTRIBUTES,
 )
-#: ``table_uri(settings, "crosswalk")``: where a table of the population library lives.
-table_uri = POPULATION.uri
+RECORDS = POPULATION.table_id("person_records")
+CROSSWALK = POPULATION.table_id("crosswalk")
+MODEL = "population.resolution_model"
 
 
-def date_formats_of(datasets: list[str]) -> list[str]:
+def date_formats_of(registry: Registry, datasets: list[str]) -> list[str]:
     """Every date pattern the registry declares for these datasets' sources, most common first."""
-    registry = load_registry()
     counts: dict[str, int] = {}
     for name in datasets:
         for source in registry.sources_for(name):
@@ -60,24 +58,16 @@ def date_formats_of(datasets: list[str]) -> list[str]:
     return sorted(counts, key=lambda f: -counts[f])
 
 
-def model_path(settings: Settings) -> str:
-    """The Splink model of the last full resolution, reused by incremental ones (JSON)."""
-    return table_uri(settings, "_resolution/splink_model.json")
-
-
-def _load_model(settings: Settings) -> dict[str, Any] | None:
-    path = model_path(settings)
-    return json.loads(storage.read_bytes(settings, path)) if storage.exists(settings, path) else None
+def _load_model(ctx: StepContext) -> dict[str, Any] | None:
+    """The Splink model of the last full resolution, reused by incremental ones."""
+    path = ctx.location(MODEL)
+    return json.loads(storage.read_bytes(ctx.settings, path)) if storage.exists(ctx.settings, path) else None
 
 
 def build_population(
-    settings: Settings | None = None,
-    *,
-    backend: str = "duckdb",
-    as_of: datetime | None = None,
-    incremental: bool = True,
+    ctx: StepContext, *, backend: str = "duckdb", incremental: bool = True
 ) -> dict[str, Any]:
-    """Rebuild the population library from bronze; returns row counts of what changed.
+    """Rebuild the population library from its pinned bronze inputs; returns counts of what changed.
 
     ``incremental`` (once a crosswalk and a model exist): records already resolved keep their
     person_id unless a new record reopens their person, the model is reused, and golden records
@@ -89,18 +79,21 @@ def build_population(
     from jobs.silver.population.match_report import write_resolution_summary
     from jobs.silver.population.resolve import REQUIRED_COLUMNS, resolve_persons
 
-    settings = settings or load_settings()
-    spark = get_spark(settings)
-    as_of = as_of or datetime.now(UTC)
-
-    bronze = read_bronze(spark, settings, PERSON_MENTIONS)
+    bronze = ctx.read_bronze()
+    unknown = sorted(set(bronze) - set(PERSON_MENTIONS))
+    if unknown:
+        raise ValueError(
+            f"population inputs {unknown} have no person mentions declared (records.PERSON_MENTIONS)"
+        )
     if not bronze:
-        return skipped(f"no population bronze table yet (any of {', '.join(PERSON_MENTIONS)})")
-    previous = read_delta(spark, table_uri(settings, "crosswalk")) if incremental else None
-    model = _load_model(settings) if previous is not None else None
+        return skipped(f"no population bronze table published yet (any of {', '.join(PERSON_MENTIONS)})")
+    spark = ctx.spark
+    previous = read_own(ctx, CROSSWALK) if incremental else None
+    model = _load_model(ctx) if previous is not None else None
     if model is None:
         previous = None  # no model to reuse: resolve everything afresh
-    records = person_records(bronze, date_formats_of(list(bronze))).cache()
+    standardized = person_records(bronze, date_formats_of(ctx.registry, list(bronze))).cache()
+    records = ctx.drop_invalid(RECORDS, standardized)
     try:
         resolution = resolve_persons(
             spark, records.select(*REQUIRED_COLUMNS), backend=backend, existing=previous, model=model
@@ -110,20 +103,20 @@ def build_population(
         )
         linked = records.join(crosswalk.select("record_key", "person_id"), "record_key")
         counts: dict[str, Any] = write_entity_library(
-            spark,
-            settings,
+            ctx,
             POPULATION,
             records=records,
             crosswalk=crosswalk,
             linked=linked,
-            ranks=trust_ranks(load_registry(), GOLDEN_ATTRIBUTES),
-            as_of=as_of,
+            ranks=trust_ranks(ctx.registry, GOLDEN_ATTRIBUTES),
+            as_of=ctx.as_of,
             touched=resolution.touched_person_ids,
         )
         if previous is None and resolution.model:  # a full run trained it: keep it for the next
-            storage.write_bytes(settings, model_path(settings), json.dumps(resolution.model).encode("utf-8"))
-        counts["resolution"] = write_resolution_summary(settings, resolution, as_of=as_of)
+            model = json.dumps(resolution.model).encode("utf-8")
+            storage.write_bytes(ctx.settings, ctx.location(MODEL), model)
+        counts["resolution"] = write_resolution_summary(ctx, resolution)
     finally:
-        records.unpersist()
+        standardized.unpersist()
     log.info("population library: %s", counts)
     return counts

@@ -3,7 +3,7 @@
 The population build records what its person resolution did (backend, pairs compared after
 blocking, records per method) in ``<quality>/person_resolution/latest.json``;
 :func:`write_match_report` scores the crosswalk as stored against ``truth/rows.csv`` of a
-generated folder (:mod:`govlake.synthetic.generator`) with :func:`resolve.match_quality` and
+generated folder (:mod:`synthetic.generator`) with :func:`resolve.match_quality` and
 writes ``<quality>/match_quality/<run>.json`` and ``latest.json``.
 
 A truth row names the person(s) it is about (``person_id``, and ``person_id_2`` for the wife of a
@@ -21,17 +21,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from govlake import storage
-from govlake.config import Settings, Zone, load_settings
-from govlake.registry import load_registry
+from govlake.config import Settings
+from govlake.lake import Lake
+from govlake.registry import Registry
 from jobs.silver.population.records import PERSON_MENTIONS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from govlake.lake.context import StepContext
     from jobs.silver.population.resolve import ResolutionResult
 
-REPORT_FOLDER = "match_quality"
-RESOLUTION_SUMMARY = "person_resolution/latest.json"
+REPORT_FOLDER = "quality.match_quality"
+RESOLUTION_SUMMARY = "quality.person_resolution"
+CROSSWALK = "silver.population.crosswalk"
 #: What the report takes from :func:`resolve.match_quality`.
 QUALITY_FIGURES = (
     "precision",
@@ -48,12 +51,8 @@ QUALITY_FIGURES = (
 TRUTH_PERSON_COLUMNS = ("person_id", "person_id_2")
 
 
-def report_folder(settings: Settings) -> str:
-    return f"{settings.zone(Zone.QUALITY)}/{REPORT_FOLDER}"
-
-
-def resolution_summary_path(settings: Settings) -> str:
-    return f"{settings.zone(Zone.QUALITY)}/{RESOLUTION_SUMMARY}"
+def report_folder(lake: Lake) -> str:
+    return lake.location(REPORT_FOLDER)
 
 
 def _write_json(settings: Settings, path: str, value: dict[str, Any]) -> None:
@@ -61,12 +60,10 @@ def _write_json(settings: Settings, path: str, value: dict[str, Any]) -> None:
     storage.write_bytes(settings, path, text.encode("utf-8"))
 
 
-def write_resolution_summary(
-    settings: Settings, resolution: ResolutionResult, *, as_of: datetime
-) -> dict[str, Any]:
+def write_resolution_summary(ctx: StepContext, resolution: ResolutionResult) -> dict[str, Any]:
     """Keep what a person resolution did, for the match report (the crosswalk cannot say it)."""
     summary = {
-        "resolved_at": as_of.isoformat(),
+        "resolved_at": ctx.as_of.isoformat(),
         "backend": resolution.backend,
         "threshold": resolution.threshold,
         "pairs_compared": resolution.pairs_compared,
@@ -76,7 +73,7 @@ def write_resolution_summary(
         "incremental": resolution.touched_person_ids is not None,
         "seconds": round(resolution.seconds, 1),
     }
-    _write_json(settings, resolution_summary_path(settings), summary)
+    _write_json(ctx.settings, ctx.location(RESOLUTION_SUMMARY), summary)
     return summary
 
 
@@ -86,7 +83,7 @@ def _truth_folder(truth_dir: Path) -> Path:
     return truth_dir if (truth_dir / "rows.csv").is_file() else truth_dir / "truth"
 
 
-def truth_keys(spark: SparkSession, truth_dir: Path) -> DataFrame:
+def truth_keys(spark: SparkSession, truth_dir: Path, registry: Registry) -> DataFrame:
     """(record_key, true_person_id) for every person mention the generated extracts contain.
 
     Rows the loader quarantined are included: they have no silver record, so they simply find no
@@ -97,7 +94,7 @@ def truth_keys(spark: SparkSession, truth_dir: Path) -> DataFrame:
     folder = _truth_folder(truth_dir)
     with (folder / "files.csv").open(encoding="utf-8", newline="") as fh:
         file_hash = {row["file"]: row["sha256"] for row in csv.DictReader(fh)}
-    sources = load_registry().sources
+    sources = registry.sources
     roles = {
         source_id: [m.role for m in PERSON_MENTIONS[source.dataset]]
         for source_id, source in sources.items()
@@ -119,36 +116,31 @@ def truth_keys(spark: SparkSession, truth_dir: Path) -> DataFrame:
     )
 
 
-def write_match_report(settings: Settings | None, truth_dir: Path) -> dict[str, Any]:
-    """Score the stored population crosswalk against ground truth; store and return the report.
+def write_match_report(lake: Lake, truth_dir: Path) -> dict[str, Any]:
+    """Score the published population crosswalk against ground truth; store and return the report.
 
     ``truth_dir`` is the generator's ``truth/`` folder (or the generated folder above it). Writes
     ``<quality>/match_quality/<run>.json`` and ``latest.json`` and returns the same dict:
     pairwise precision, recall and F1 (overall and for pairs settled probabilistically), records
     per match method, pairs compared after blocking and the backend (from the last resolution),
-    how many crosswalk records were scored. ``{"skipped": <why>}`` when there is no crosswalk yet.
+    how many crosswalk records were scored. ``{"skipped": <why>}`` when no crosswalk is published yet.
     """
-    from delta.tables import DeltaTable
-
-    from govlake.spark import get_spark
-    from jobs.silver.population.build import table_uri
+    from govlake.registry import load_registry
     from jobs.silver.population.resolve import match_quality
-    from jobs.silver.tables import read_delta, skipped
+    from jobs.silver.tables import skipped
 
-    settings = settings or load_settings()
-    spark = get_spark(settings)
-    crosswalk_path = table_uri(settings, "crosswalk")
-    crosswalk = read_delta(spark, crosswalk_path)
-    if crosswalk is None:
-        return skipped("no population crosswalk yet: build the population library first")
-    version = int(DeltaTable.forPath(spark, crosswalk_path).history(1).first()["version"])
-    crosswalk = spark.read.format("delta").option("versionAsOf", version).load(crosswalk_path).cache()
+    settings, spark = lake.settings, lake.spark
+    version = lake.published_version(CROSSWALK)
+    if version is None:
+        return skipped("no population crosswalk published yet: build the population library first")
+    crosswalk = lake.read_version(CROSSWALK, version).cache()
     try:
-        quality = match_quality(crosswalk, truth_keys(spark, truth_dir))
+        truth = truth_keys(spark, truth_dir, load_registry(settings.registry_path))
+        quality = match_quality(crosswalk, truth)
         crosswalk_records = crosswalk.count()
     finally:
         crosswalk.unpersist()
-    summary_path = resolution_summary_path(settings)
+    summary_path = lake.location(RESOLUTION_SUMMARY)
     resolution = (
         json.loads(storage.read_bytes(settings, summary_path))
         if storage.exists(settings, summary_path)
@@ -170,7 +162,7 @@ def write_match_report(settings: Settings | None, truth_dir: Path) -> dict[str, 
         "backend": resolution.get("backend"),
         "resolution": resolution,
     }
-    folder = report_folder(settings)
+    folder = report_folder(lake)
     _write_json(settings, f"{folder}/{run}.json", report)
     _write_json(settings, f"{folder}/latest.json", report)
     return report

@@ -25,7 +25,7 @@ join, unless a new record meets an ID-less record of its person in some blocking
 person's ID-less records are re-resolved with the new ones (the new record may be the evidence
 that joins them to an ID, as a full run would find). Only pairs with an unsettled record are
 scored, the model is not retrained, and the result names the persons whose crosswalk rows changed,
-so the golden records of only those are recomputed. Measured on ``resolve_synthetic`` records, the
+so the golden records of only those are recomputed. Measured on ``synthetic.resolution`` records, the
 later batch against a full run over all records (this shared 2-core machine, seconds rough):
 
     records   later batch   pairs compared   persons touched   seconds   precision / recall
@@ -45,7 +45,7 @@ too few ID-labelled pairs. The prior match probability is measured on the ID-bea
 Backends. ``duckdb`` (the default) collects the prepared records to Arrow, links them in an
 in-process DuckDB, and hands the result back to Spark; ``spark`` runs Splink's Spark backend on
 the given session (for the cluster, where the records do not fit one machine). Measured in one
-run of ``python -m jobs.silver.population.resolve_bench 20000 100000`` on this 2-core machine
+run of ``python -m bench.resolution 20000 100000`` on this 2-core machine
 (shared with other jobs, so seconds are rough; the ratio is the point), same cached records for
 both backends, end to end including Spark <-> Arrow:
 
@@ -90,7 +90,7 @@ DEFAULT_BACKEND = "duckdb"
 #: precision >= 0.99 with recall >= 0.97 (tests/silver/population/test_resolve.py; 0.95 let
 #: same-district namesakes through, 0.99 dropped name + birth date + sex alone). The probability
 #: already carries the prior, which shrinks as the record count grows, so one threshold holds
-#: across sizes (checked at 20k and 100k records by ``resolve_bench``).
+#: across sizes (checked at 20k and 100k records by ``bench.resolution``).
 DEFAULT_THRESHOLD = 0.98
 DEFAULT_SEED = 20240501
 DEFAULT_SALT = "govlake.person.v1"

@@ -10,7 +10,7 @@ import hashlib
 
 import pytest
 
-from jobs.silver.population import resolve_synthetic as syn
+from synthetic import resolution as syn
 from jobs.silver.population.resolve import METHOD_ID, match_quality, person_id_salt, resolve_persons
 
 

@@ -1,6 +1,6 @@
 """Person entity resolution end to end on a synthetic population with known truth.
 
-The fixture (``resolve_synthetic``, ~900 records of ~410 persons in five departments) carries the
+The fixture (``synthetic.resolution``, ~900 records of ~410 persons in five departments) carries the
 mess resolution has to survive: IDs missing in some departments, one-character name typos,
 birth-date typos, stale and mistyped addresses, and namesakes sharing name *and* birth date.
 The DuckDB backend runs once per module and the tests read its result; the Spark backend runs
@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from jobs.silver.population import resolve_synthetic as syn
+from synthetic import resolution as syn
 from jobs.silver.population.resolve import (
     MATCH_METHODS,
     METHOD_ID,

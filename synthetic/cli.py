@@ -1,7 +1,7 @@
 """``govlake generate``: synthetic department extracts with ground truth.
 
 Mount on the main CLI with ``app.command("generate")(generate)``; or run it alone:
-``python -m govlake.cli_generate --scale 2000 --out /tmp/extracts``.
+``python -m synthetic.cli --scale 2000 --out /tmp/extracts``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def generate(
 ) -> None:
     """Generate every registry source's extract, exactly as its department sends it, plus ground truth."""
     from govlake.registry import load_registry
-    from govlake.synthetic.generator import generate as run
+    from synthetic.generator import generate as run
 
     started = time.perf_counter()
     summary = run(

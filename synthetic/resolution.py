@@ -1,6 +1,6 @@
 """Synthetic person records with known truth, for testing and benchmarking person resolution.
 
-A stand-in until the project's generator (``govlake/synthetic``) writes truth tables: it makes the
+A stand-in until the project's generator (``synthetic``) writes truth tables: it makes the
 mess that entity resolution has to survive, at a chosen scale and from a fixed seed —
 
 * the same person in several departments' extracts (and now and then twice in one), most with the

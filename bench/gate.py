@@ -5,7 +5,7 @@ validates that Delta version against the generated bronze suite (timed: version 
 one GX run, with and without Data Docs and the ``validations`` record), and prints the ratios. Uses a scratch
 lake unless ``--root`` is given::
 
-    python -m jobs.quality.bench --rows 200000 --repeat 3
+    python -m bench.gate --rows 200000 --repeat 3
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def run(rows: int, repeat: int, root: str | None) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m jobs.quality.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.gate", description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--root", help="storage root to use (default: a scratch directory)")

@@ -1,8 +1,8 @@
 """Measure person resolution on both backends over the same synthetic records.
 
-    python -m jobs.silver.population.resolve_bench 20000 100000 [--backends duckdb,spark]
+    python -m bench.resolution 20000 100000 [--backends duckdb,spark]
 
-For each size: generate (``resolve_synthetic``, fixed seed), cache the records in Spark, run each
+For each size: generate (``synthetic.resolution``, fixed seed), cache the records in Spark, run each
 backend once on that same DataFrame, print seconds (total and per stage), pairs compared and
 precision / recall, then the spark/duckdb ratio. One JSON line per run, so results can be kept.
 """
@@ -13,8 +13,8 @@ import argparse
 import json
 import logging
 
-from jobs.silver.population import resolve_synthetic as syn
 from jobs.silver.population.resolve import BACKENDS, match_quality, resolve_persons
+from synthetic import resolution as syn
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,10 +4,10 @@
 persons, their address points), writes every registry source's extract under
 ``out/landing/<source_id>/`` exactly as that department would send it (its headers, encoding,
 delimiter, date formats, and a controlled amount of mess), and the ground truth under
-``out/truth/``. Same seed, same bytes. See :mod:`govlake.synthetic.generator` for the layout and
-:mod:`govlake.synthetic.extracts` for the kinds of mess.
+``out/truth/``. Same seed, same bytes. See :mod:`synthetic.generator` for the layout and
+:mod:`synthetic.extracts` for the kinds of mess.
 """
 
-from govlake.synthetic.generator import generate
+from synthetic.generator import generate
 
 __all__ = ["generate"]

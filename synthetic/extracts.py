@@ -41,10 +41,10 @@ from dataclasses import dataclass, field
 
 from govlake.reference.admin_divisions import Level, jiangsu_divisions, name_in
 from govlake.registry import Registry, Source
-from govlake.synthetic import ids
-from govlake.synthetic.geo import wgs84_to_gcj02
-from govlake.synthetic.pools import CAUSES_OF_DEATH, INSURANCE_TYPES
-from govlake.synthetic.world import (
+from synthetic import ids
+from synthetic.geo import wgs84_to_gcj02
+from synthetic.pools import CAUSES_OF_DEATH, INSURANCE_TYPES
+from synthetic.world import (
     BIRTHS_FROM,
     LEGACY_ID_BEFORE,
     MALE,

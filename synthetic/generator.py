@@ -19,7 +19,7 @@ enterprise or taxpayer row its legal representative), ``person_id_2`` (marriage:
 ``legal_person_id`` (the enterprise / taxpayer, or an insured person's employer), ``address_id``,
 ``division_code``, ``valid`` (``true``/``false``), ``invalid_reason`` (id_check_digit,
 uscc_check_digit, wrong_field_count, truncated_row, truncated_file), ``messes`` (``;``-separated
-kinds, see :mod:`govlake.synthetic.extracts`) and ``duplicate_of`` (row number of the row this one
+kinds, see :mod:`synthetic.extracts`) and ``duplicate_of`` (row number of the row this one
 repeats, in the same file).
 """
 
@@ -40,7 +40,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from govlake.registry import ColumnType, Dataset, FileFormat, Registry, Source, load_registry
-from govlake.synthetic.extracts import (
+from synthetic.extracts import (
     Row,
     actual_encoding,
     apply_mess,
@@ -49,10 +49,10 @@ from govlake.synthetic.extracts import (
     habits_of,
     part_count,
 )
-from govlake.synthetic.geo import wgs84_to_gcj02
-from govlake.synthetic.pools import build_pools
-from govlake.synthetic.world import AS_OF, World, build_world
-from govlake.synthetic.writers import csv_text, date_formatter, jsonl_text, xlsx_bytes
+from synthetic.geo import wgs84_to_gcj02
+from synthetic.pools import build_pools
+from synthetic.world import AS_OF, World, build_world
+from synthetic.writers import csv_text, date_formatter, jsonl_text, xlsx_bytes
 
 ROW_COLUMNS = (
     "source_id",

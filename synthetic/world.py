@@ -14,9 +14,9 @@ from itertools import accumulate
 from typing import TypeVar
 
 from govlake.reference.admin_divisions import Division, name_in
-from govlake.synthetic import ids
-from govlake.synthetic.geo import clamp_to_jiangsu
-from govlake.synthetic.pools import (
+from synthetic import ids
+from synthetic.geo import clamp_to_jiangsu
+from synthetic.pools import (
     AREA_CODES,
     ENTITY_TYPES,
     INDUSTRIES,

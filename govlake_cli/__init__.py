@@ -1,0 +1,1 @@
+"""The ``govlake`` command line (above the platform and the jobs: it may import both)."""

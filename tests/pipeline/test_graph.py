@@ -1,0 +1,69 @@
+"""The pipeline graph: one declaration, dependency order, one writer per table, DAG ids and assets."""
+
+from __future__ import annotations
+
+import pytest
+
+from govlake.registry import load_registry
+from jobs.pipeline.graph import GraphError, StepKind, _ordered, pipeline_graph
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return pipeline_graph(load_registry())
+
+
+def test_one_ingest_step_per_source_then_the_libraries_in_dependency_order(graph):
+    names = [s.name for s in graph.steps]
+    assert {f"ingest.{s}" for s in load_registry().sources} == {s.name for s in graph.of_kind(StepKind.INGEST)}
+    libraries = [s.name for s in graph.of_kind(StepKind.BUILD)]
+    assert libraries == ["silver.population", "silver.legal_persons", "silver.geography"]
+    assert names.index("silver.population") > max(names.index(s.name) for s in graph.of_kind(StepKind.INGEST))
+    assert names[-1] == "quality.scorecard"
+
+
+def test_inputs_are_published_versions_of_upstream_outputs(graph):
+    legal = graph.step("silver.legal_persons")
+    assert "silver.population.persons" in legal.inputs
+    assert [s.name for s in graph.upstream(legal)][-1] == "silver.population"
+    assert set(graph.input_assets(legal)) == {
+        "bronze.enterprise_registration",
+        "bronze.taxpayer_registry",
+        "bronze.social_insurance_enrollment",
+        "silver.population",
+    }
+    assert graph.output_asset(legal) == "silver.legal_persons"
+    assert legal.dag_id == "silver__legal_persons"
+    assert graph.step("ingest.ps_3201_household").dag_id == "ingest__ps_3201_household"
+    assert graph.input_assets(graph.step("quality.scorecard")) == (
+        "silver.population",
+        "silver.legal_persons",
+        "silver.geography",
+    )
+
+
+def test_every_gated_table_is_a_published_output_and_each_table_has_one_writing_step(graph):
+    for step in graph.steps:
+        if step.gate:
+            assert set(step.gate.tables) <= set(step.outputs)
+            assert all(graph.catalogue.table(t).published for t in step.gate.tables)
+    for step in graph.of_kind(StepKind.BUILD):
+        for table in step.outputs:
+            assert [s.name for s in graph.steps if table in s.outputs] == [step.name]
+
+
+def test_two_writers_or_a_cycle_are_refused(graph):
+    population = graph.step("silver.population")
+    legal = graph.step("silver.legal_persons")
+    from dataclasses import replace
+
+    with pytest.raises(GraphError, match="written by both"):
+        _ordered([population, replace(legal, outputs=(*legal.outputs, "silver.population.persons"))])
+    looped = replace(population, inputs=(*population.inputs, "silver.legal_persons.legal_persons"))
+    with pytest.raises(GraphError, match="cycle"):
+        _ordered([looped, legal])
+
+
+def test_unknown_step_names_say_where_to_look(graph):
+    with pytest.raises(GraphError, match="govlake graph"):
+        graph.step("silver.nope")
