@@ -1,7 +1,7 @@
 """Byte-level access to the lake for what is not a table: landing files, raw objects, reports.
 
 One interface (pyarrow's FileSystem) over the local default and the S3 object store, chosen by
-the storage root, so jobs never branch on where the lake lives. Spark reaches the same locations
+the storage root, so callers never branch on where the lake lives. Spark reaches the same locations
 through its own connectors (file:/ or s3a://).
 """
 

@@ -87,7 +87,7 @@ class StepContext:
     def read(self, table_id: str) -> DataFrame | None:
         """An input: its pinned published version (None if never published), or as it is if unpublished."""
         if table_id not in self.inputs:
-            raise KeyError(f"{self.step} does not declare {table_id} as an input (jobs/pipeline/graph.py)")
+            raise KeyError(f"{self.step} does not declare {table_id} as an input (see `govlake graph`)")
         if table_id in self.pins:
             return self.pins.read(self.spark, table_id)
         return delta.read_latest(self.spark, self.path(table_id))
