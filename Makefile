@@ -11,7 +11,7 @@ install:  ## create .venv from requirements.lock and fetch Spark's jars into .ja
 	@bash infra/install.sh
 
 demo: install  ## run the whole pipeline on the embedded default (local files under .lake/, no servers)
-	@.venv/bin/govlake run --scale $(SCALE)
+	@.venv/bin/govlake demo --scale $(SCALE)
 
 test: install  ## run the whole test suite (starts and stops its own object store and Airflow)
 	@.venv/bin/pytest

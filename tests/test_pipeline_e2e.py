@@ -8,7 +8,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from lakehelpers import run_build
 
+from govlake.lake import Lake
 from govlake.registry import load_registry
 
 # The silver fixture builds all three libraries inside one test's budget: allow for a slow machine.
@@ -25,11 +27,24 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def lake(own_lake):
+def lake(spark, own_lake) -> Lake:
     """This module's own lake: other modules build silver tables in the session's lake, and the
     figures here (crosswalk exactly once, matching against this generation's truth) need only
     this module's extracts in it."""
-    return own_lake("e2e_lake")
+    return Lake(own_lake("e2e_lake"), spark)
+
+
+@pytest.fixture(scope="module")
+def graph():
+    from jobs.pipeline.graph import pipeline_graph
+
+    return pipeline_graph(load_registry())
+
+
+def _run(graph, lake, kind):
+    from jobs.pipeline.run import run_steps
+
+    return list(run_steps(graph, lake, graph.of_kind(kind)))
 
 
 @pytest.fixture(scope="module")
@@ -42,17 +57,17 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def ingested(spark, lake, generated):
-    from jobs.pipeline import deliver_extracts, ingest_all
+def ingested(spark, lake, graph, generated):
+    from jobs.pipeline.graph import StepKind
+    from synthetic.deliver import deliver_extracts
 
     delivered = deliver_extracts(generated / "landing", lake)
-    results = ingest_all(lake)
-    return delivered, results
+    runs = _run(graph, lake, StepKind.INGEST)
+    assert not [r.step.name for r in runs if r.failed]
+    return delivered, [f for r in runs for f in r.files]
 
 
 def test_every_row_is_accounted_for(spark, lake, generated, ingested):
-    from jobs.bronze.load import quarantine_uri
-
     delivered, results = ingested
     files = {f["file"]: f for f in _csv(generated / "truth" / "files.csv")}
     truth_rows = _csv(generated / "truth" / "rows.csv")
@@ -71,7 +86,7 @@ def test_every_row_is_accounted_for(spark, lake, generated, ingested):
     hash_to_name = {f["sha256"]: n for n, f in files.items()}
     quarantined = {
         (hash_to_name[r["_file_hash"]], r["_row_number"])
-        for r in spark.read.format("delta").load(quarantine_uri(lake)).collect()
+        for r in lake.read_latest("quarantine.bronze_rows").collect()
         if r["_file_hash"] in hash_to_name
     }
     expected = {
@@ -84,8 +99,6 @@ def test_every_row_is_accounted_for(spark, lake, generated, ingested):
 
 
 def test_bronze_tables_hold_exactly_the_accepted_rows(spark, lake, ingested):
-    from jobs.bronze.load import bronze_table_uri
-
     _, results = ingested
     registry = load_registry()
     accepted = Counter()
@@ -93,26 +106,32 @@ def test_bronze_tables_hold_exactly_the_accepted_rows(spark, lake, ingested):
         accepted[r["dataset"]] += r["rows_accepted"]
     for dataset, expected in accepted.items():
         sources = [s.id for s in registry.sources_for(dataset)]
-        table = spark.read.format("delta").load(bronze_table_uri(dataset, lake))
+        table = lake.read_published(f"bronze.{dataset}")  # what the gate published: every accepted row
         assert table.where(table["_source_id"].isin(sources)).count() == expected, dataset
 
 
-def test_delivering_the_same_files_again_changes_nothing(spark, lake, generated, ingested):
-    from jobs.bronze.load import bronze_table_uri
-    from jobs.pipeline import deliver_extracts, ingest_all
+def test_delivering_the_same_files_again_changes_nothing(spark, lake, graph, generated, ingested):
+    from jobs.pipeline.graph import StepKind
+    from synthetic.deliver import deliver_extracts
 
-    path = bronze_table_uri("household_registration", lake)
+    path = lake.path("bronze.household_registration")
     before = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").count()
+    publications = lake.publications()
     deliver_extracts(generated / "landing", lake)
-    assert ingest_all(lake) == []
+    runs = _run(graph, lake, StepKind.INGEST)
+    assert [f for r in runs for f in r.files] == []
+    assert all(not r.gate.published for r in runs if r.gate)
     assert spark.sql(f"DESCRIBE HISTORY delta.`{path}`").count() == before
+    assert lake.publications() == publications
 
 
 @pytest.fixture(scope="module")
-def silver(spark, lake, ingested):
-    from jobs.pipeline import build_silver
+def silver(spark, lake, graph, ingested):
+    from jobs.pipeline.graph import StepKind
 
-    return build_silver(lake)
+    runs = _run(graph, lake, StepKind.BUILD)
+    assert not [r.step.name for r in runs if r.failed]
+    return {r.step.library: r.built["counts"] for r in runs}
 
 
 def test_person_matching_meets_targets(spark, lake, generated, silver):
@@ -123,7 +142,7 @@ def test_person_matching_meets_targets(spark, lake, generated, silver):
     from jobs.silver.population.match_report import report_folder, write_match_report
 
     returned = write_match_report(lake, generated / "truth")
-    stored = json.loads(storage.read_bytes(lake, f"{report_folder(lake)}/latest.json"))
+    stored = json.loads(storage.read_bytes(lake.settings, f"{report_folder(lake)}/latest.json"))
     assert stored == json.loads(json.dumps(returned))
     assert stored["precision"] >= 0.99, stored
     assert stored["recall"] >= 0.97, stored
@@ -137,18 +156,16 @@ def test_person_matching_meets_targets(spark, lake, generated, silver):
 def test_every_accepted_person_mention_is_in_the_crosswalk_exactly_once(spark, lake, generated, silver):
     from pyspark.sql import functions as F
 
-    from jobs.bronze.load import quarantine_uri
-    from jobs.silver.population.build import table_uri
     from jobs.silver.population.match_report import truth_keys
 
-    crosswalk = spark.read.format("delta").load(table_uri(lake, "crosswalk"))
-    records = spark.read.format("delta").load(table_uri(lake, "person_records"))
+    crosswalk = lake.read_published("silver.population.crosswalk")
+    records = lake.read_published("silver.population.person_records")
     assert crosswalk.count() == crosswalk.select("record_key").distinct().count()  # each record once
     # Truth mentions whose row reached bronze (not quarantined): the crosswalk holds exactly those.
-    quarantined = spark.read.format("delta").load(quarantine_uri(lake)).select("_file_hash", "_row_number")
+    quarantined = lake.read_latest("quarantine.bronze_rows").select("_file_hash", "_row_number")
     parts = F.split("record_key", r"\|")
     accepted = (
-        truth_keys(spark, generated)
+        truth_keys(spark, generated, load_registry())
         .withColumn("_file_hash", parts[1])
         .withColumn("_row_number", parts[2].cast("int"))
         .join(quarantined, ["_file_hash", "_row_number"], "left_anti")
@@ -162,12 +179,11 @@ def test_every_accepted_person_mention_is_in_the_crosswalk_exactly_once(spark, l
 
 def test_legal_person_industry_codes_carry_their_section(spark, lake, generated, silver):
     from govlake.reference.industry import section_of_division
-    from jobs.silver.legal_persons.build import table_uri
 
     truth = {
         r["uscc"]: r["industry_code"] for r in _csv(generated / "truth" / "legal_persons.csv") if r["uscc"]
     }
-    golden = spark.read.format("delta").load(table_uri(lake, "legal_persons")).where("is_current")
+    golden = lake.read_published("silver.legal_persons.legal_persons").where("is_current")
     compared = 0
     for row in golden.select("legal_person_id", "industry_code").collect():
         sent = truth.get(row["legal_person_id"])
@@ -178,11 +194,9 @@ def test_legal_person_industry_codes_carry_their_section(spark, lake, generated,
 
 
 def test_rebuilding_silver_on_the_same_bronze_writes_nothing(spark, lake, silver):
-    from jobs.silver.population.build import build_population, table_uri
-
-    paths = [table_uri(lake, t) for t in ("person_records", "crosswalk", "persons")]
+    paths = [lake.path(f"silver.population.{t}") for t in ("person_records", "crosswalk", "persons")]
     before = [spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for p in paths]
-    again = build_population(lake)
+    again = run_build(lake, "silver.population")  # the build itself, past the up-to-date check
     # The rebuild is incremental (a crosswalk and a model exist) and finds nothing new to link.
     assert again["resolution"]["incremental"] and again["resolution"]["pairs_compared"] == 0
     assert again["persons"] == {"new": 0, "changed": 0, "closed": 0}

@@ -59,7 +59,11 @@ def asset(graph: Graph, name: str) -> Asset:
 
 def _gate_task(step: Step, outlet: Asset) -> Any:
     @task(task_id="gate", pool=SPARK_POOL, retries=0, outlets=[outlet], multiple_outputs=False)
-    def gate(built: dict[str, Any] | None = None, outlet_events: Any = None) -> dict[str, Any]:
+    def gate(
+        built: dict[str, Any] | None = None,
+        loads: list[dict[str, Any]] | None = None,
+        outlet_events: Any = None,
+    ) -> dict[str, Any]:
         """Validate the step's new output versions; publish them together only if every one passed."""
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
@@ -78,19 +82,36 @@ def _gate_task(step: Step, outlet: Asset) -> Any:
         log.info("%s", result.report())
         if not result.published:
             raise AirflowSkipException(f"{step.name}: nothing new published; no event on {outlet.name}")
-        summary = plain(
-            {
-                "published": {p.table: p.delta_version for p in result.published},
-                "inputs": (built or {}).get("inputs", {}),
-                "dropped": (built or {}).get("dropped", {}),
-                "warnings": result.warnings,
-                "gate_seconds": round(result.seconds, 1),
-            }
-        )
+        summary = {
+            "published": {p.table: p.delta_version for p in result.published},
+            "inputs": (built or {}).get("inputs", {}),
+            "dropped": (built or {}).get("dropped", {}),
+            "warnings": result.warnings,
+            "gate_seconds": round(result.seconds, 1),
+        }
+        if built is not None:
+            summary["build"] = built.get("counts", {})
+        if loads is not None:
+            summary |= _accounting(step, list(loads))
+        summary = plain(summary)
         outlet_events[outlet].extra = summary
         return summary
 
     return gate
+
+
+def _accounting(step: Step, loads: list[dict[str, Any]]) -> dict[str, Any]:
+    """What an ingest run's loads did, summed over its files (the asset event carries it)."""
+    fresh = [r for r in loads if r.get("status") != "ALREADY_LOADED"]
+    return {
+        "source_id": step.source_id,
+        "files": len(fresh),
+        "files_already_loaded": len(loads) - len(fresh),
+        "rows_in": sum(r.get("rows_in", 0) for r in fresh),
+        "rows_accepted": sum(r.get("rows_accepted", 0) for r in fresh),
+        "rows_quarantined": sum(r.get("rows_quarantined", 0) for r in fresh),
+        "statuses": sorted({r.get("status", "?") for r in fresh}),
+    }
 
 
 def _doc_md(graph: Graph, step: Step) -> str:
@@ -189,8 +210,7 @@ def build_ingest_dag(graph: Graph, step: Step) -> DAG:
             except AccountingError as exc:  # deterministic: retrying cannot fix it
                 raise AirflowFailException(str(exc)) from exc
 
-        loaded = load.expand(landed_file=land())
-        loaded >> _gate_task(step, outlet)()
+        _gate_task(step, outlet)(loads=load.expand(landed_file=land()))
 
     return ingest()
 

@@ -1,21 +1,28 @@
-"""Run every ``ingest__<source_id>`` DAG, then ``silver__population``, with ``dag.test()`` in one fresh
-interpreter (one Spark session for all of it); write what the lake and the metadata DB hold as JSON.
+"""Run the pipeline's DAGs with ``dag.test()`` in one fresh interpreter (one Spark session for all of
+it); write what the lake and the metadata DB hold as JSON.
 
 usage: python _dag_test_generated.py DAGS_DIR OUT_JSON
 Needs an initialised metadata DB at $AIRFLOW_HOME, extracts already delivered to the landing zone of
 $GOVLAKE_STORAGE_ROOT, and $GOVLAKE_REGISTRY. Asserts nothing: the test compares with the truth.
+
+1. every ``ingest__<source_id>`` DAG, then ``silver__population`` and ``silver__legal_persons``;
+2. published reads: a new household extract brings person X, the population build is made defective
+   (a duplicate current golden row, as a broken build would write) so its gate fails; then a new
+   enterprise extract naming X as legal representative is ingested and ``silver__legal_persons``
+   runs: it must build against the population version published before, where X does not exist.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-SILVER_DAG_ID = "silver__population"
-SILVER_TABLES = ("person_records", "crosswalk", "persons")
+POPULATION_TABLES = ("person_records", "crosswalk", "persons")
+HOUSEHOLD_SOURCE, ENTERPRISE_SOURCE = "ps_3201_household", "mr_enterprise_registration"
 
 
 def run(dag: Any) -> dict[str, Any]:
@@ -47,16 +54,67 @@ def asset_events() -> dict[str, list[Any]]:
     return events
 
 
+def new_extracts(lake: Any) -> str:
+    """Land a household file with person X and an enterprise file naming X; return X's ID number."""
+    from govlake import storage
+    from synthetic.ids import make_citizen_id, make_uscc, org_check_char
+
+    x_id = make_citizen_id("320102", dt.date(1985, 3, 7), 777)
+    header = "人员编号,公民身份号码,姓名,性别,民族,出生日期,户籍地址,户籍地区划,联系电话,登记日期"
+    row = f"NJX0000001,{x_id},测试甲,男,汉族,19850307,南京市玄武区测试路1号,320102,13900000001,20990101"
+    household = f"{lake.location('landing', source_id=HOUSEHOLD_SOURCE)}/njga_hjrk_20990101.csv"
+    storage.write_bytes(lake.settings, household, f"{header}\n{row}\n".encode("gbk"))
+
+    org = "MA1X2Y3Z"
+    uscc = make_uscc("91", "320102", org + org_check_char(org))
+    enterprise = {
+        "tyshxydm": uscc,
+        "qymc": "南京测试甲科技有限公司",
+        "fddbr": "测试甲",
+        "fddbrzjhm": x_id,
+        "zs": "南京市玄武区测试路1号",
+        "xzqhdm": "320102",
+        "hydm": "6510",
+        "qylx": "有限责任公司",
+        "djzt": "存续",
+        "clrq": "2099-01-01",
+        "zczb": "100",
+    }
+    path = f"{lake.location('landing', source_id=ENTERPRISE_SOURCE)}/jsscjg_scztdj_20990101.jsonl"
+    storage.write_bytes(lake.settings, path, (json.dumps(enterprise, ensure_ascii=False) + "\n").encode())
+    return x_id
+
+
+def break_population_build(lake: Any) -> None:
+    """Make the population build write a defect (a second current row of one person) after its work:
+    what a broken build would do. The gate must refuse the version."""
+    import jobs.silver.population.build as population
+
+    real = population.build_population
+
+    def defective(ctx: Any, **kwargs: Any) -> dict[str, Any]:
+        from pyspark.sql import functions as F
+
+        counts = real(ctx, **kwargs)
+        path = ctx.path("silver.population.persons")
+        persons = ctx.spark.read.format("delta").load(path)
+        duplicate = persons.where("is_current").limit(1).withColumn("valid_from", F.current_timestamp())
+        duplicate.write.format("delta").mode("append").save(path)
+        return counts
+
+    population.build_population = defective
+
+
 def main(dags_dir: Path, out_path: Path) -> None:
     from airflow.dag_processing.dagbag import BundleDagBag
 
     from govlake.config import load_settings
+    from govlake.lake import Lake
     from govlake.registry import load_registry
-    from govlake.spark import get_spark
-    from jobs.bronze.load import bronze_table_uri, ingest_log_uri, quarantine_uri
-    from jobs.silver.population.build import table_uri
 
     registry = load_registry()
+    lake = Lake(load_settings())
+    spark = lake.spark
     bag = BundleDagBag(dags_dir, bundle_path=dags_dir, bundle_name="dags-folder")
     assert not bag.import_errors, bag.import_errors
     out: dict[str, Any] = {"runs": {}}
@@ -64,7 +122,6 @@ def main(dags_dir: Path, out_path: Path) -> None:
         dag_id = f"ingest__{source_id}"
         out["runs"][dag_id] = run(bag.dags[dag_id])
 
-    spark = get_spark()
     fields = (
         "source_id",
         "original_name",
@@ -75,22 +132,22 @@ def main(dags_dir: Path, out_path: Path) -> None:
         "status",
     )
     out["ingest_log"] = [
-        {f: r[f] for f in fields} for r in spark.read.format("delta").load(ingest_log_uri()).collect()
+        {f: r[f] for f in fields}
+        for r in spark.read.format("delta").load(lake.path("bronze._ingest_log")).collect()
     ]
     out["bronze"] = {}
     for dataset in sorted({s.dataset for s in registry.sources.values()}):
-        table = spark.read.format("delta").load(bronze_table_uri(dataset))
+        table = spark.read.format("delta").load(lake.path(f"bronze.{dataset}"))
         out["bronze"][dataset] = {
             r["_source_id"]: r["count"] for r in table.groupBy("_source_id").count().collect()
         }
     out["quarantine"] = sorted(
         (r["_file_hash"], r["_row_number"], r["reason_code"])
-        for r in spark.read.format("delta").load(quarantine_uri()).collect()
+        for r in spark.read.format("delta").load(lake.path("quarantine.bronze_rows")).collect()
     )
 
-    out["runs"][SILVER_DAG_ID] = run(bag.dags[SILVER_DAG_ID])
-    settings = load_settings()
-    tables = {n: spark.read.format("delta").load(table_uri(settings, n)) for n in SILVER_TABLES}
+    out["runs"]["silver__population"] = run(bag.dags["silver__population"])
+    tables = {n: lake.read_published(f"silver.population.{n}") for n in POPULATION_TABLES}
     persons, crosswalk = tables["persons"], tables["crosswalk"]
     current = persons.where("is_current")
     out["silver"] = {
@@ -105,6 +162,34 @@ def main(dags_dir: Path, out_path: Path) -> None:
             r["source_id"]: r["count"] for r in crosswalk.groupBy("source_id").count().collect()
         },
     }
+    out["runs"]["silver__legal_persons"] = run(bag.dags["silver__legal_persons"])
+    before = {t: p.delta_version for t, p in lake.publications().items()}
+    out["published_before"] = before
+
+    # -- 2. a failed population gate, then a new enterprise extract --------------------------------
+    x_id = new_extracts(lake)
+    break_population_build(lake)
+    out["runs"]["broken:ingest__household"] = run(bag.dags[f"ingest__{HOUSEHOLD_SOURCE}"])
+    out["runs"]["broken:silver__population"] = run(bag.dags["silver__population"])
+    out["runs"]["broken:ingest__enterprise"] = run(bag.dags[f"ingest__{ENTERPRISE_SOURCE}"])
+    out["runs"]["broken:silver__legal_persons"] = run(bag.dags["silver__legal_persons"])
+    publications = lake.publications()
+    out["published_after"] = {t: p.delta_version for t, p in publications.items()}
+    out["legal_persons_inputs"] = dict(publications["silver.legal_persons.legal_persons"].inputs)
+    latest_persons = spark.read.format("delta").load(lake.path("silver.population.persons"))
+    out["x_in_latest_population"] = latest_persons.where(f"id_number = '{x_id}'").count()
+    out["x_in_published_population"] = (
+        lake.read_published("silver.population.persons").where(f"id_number = '{x_id}'").count()
+    )
+    legal = lake.read_published("silver.legal_persons.legal_persons").where("is_current")
+    reps = legal.where("legal_representative_person_id IS NOT NULL").select("legal_representative_person_id")
+    published_ids = lake.read_published("silver.population.persons").select("person_id")
+    out["legal_representatives"] = reps.count()
+    out["legal_representatives_missing_from_published_population"] = reps.join(
+        published_ids, reps["legal_representative_person_id"] == published_ids["person_id"], "left_anti"
+    ).count()
+    x_company = legal.where("legal_representative_name = '测试甲'").collect()
+    out["x_company"] = [r.asDict() for r in x_company]
     out["asset_events"] = asset_events()
     out_path.write_text(json.dumps(out, ensure_ascii=False, default=str), encoding="utf-8")
 

@@ -16,8 +16,7 @@ def main(dags_dir: Path, out_path: Path, dag_ids: list[str]) -> None:
     from airflow.dag_processing.dagbag import BundleDagBag
 
     from govlake.config import Zone, load_settings
-    from govlake.spark import get_spark
-    from jobs.bronze.load import bronze_table_uri, ingest_log_uri, quarantine_uri
+    from govlake.lake import Lake
 
     bag = BundleDagBag(dags_dir, bundle_path=dags_dir, bundle_name="dags-folder")
     assert not bag.import_errors, bag.import_errors
@@ -31,16 +30,19 @@ def main(dags_dir: Path, out_path: Path, dag_ids: list[str]) -> None:
                 for ti in run.get_task_instances()
             ),
         }
-    spark = get_spark()
     settings = load_settings()
+    lake = Lake(settings)
+    spark = lake.spark
     counts = {}
     for dataset in ("household_registration", "death_records"):
-        rows = spark.read.format("delta").load(bronze_table_uri(dataset)).groupBy("_source_id").count()
+        rows = spark.read.format("delta").load(lake.path(f"bronze.{dataset}")).groupBy("_source_id").count()
         counts[dataset] = {r["_source_id"]: r["count"] for r in rows.collect()}
-    quarantined = spark.read.format("delta").load(quarantine_uri()).groupBy("_source_id").count()
+    quarantined = (
+        spark.read.format("delta").load(lake.path("quarantine.bronze_rows")).groupBy("_source_id").count()
+    )
     out["bronze"] = counts
     out["quarantine"] = {r["_source_id"]: r["count"] for r in quarantined.collect()}
-    log = spark.read.format("delta").load(ingest_log_uri()).collect()
+    log = spark.read.format("delta").load(lake.path("bronze._ingest_log")).collect()
     fields = ("source_id", "original_name", "rows_in", "rows_accepted", "rows_quarantined", "status")
     out["ingest_log"] = sorted(tuple(r[f] for f in fields) for r in log)
     landing = Path(settings.zone(Zone.LANDING))

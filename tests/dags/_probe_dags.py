@@ -94,9 +94,11 @@ def main(dags_dir: Path, out_path: Path) -> None:
     from airflow.sdk import DAG, Asset, CronTriggerTimetable, dag, task  # noqa: F401
 
     files = {p.name: parse_in_child(p, dags_dir, {}) for p in sorted(dags_dir.glob("*.py"))}
-    # A task runner sets the parsing context: ingest.py must then build just that one DAG.
+    # A task runner sets the parsing context: pipeline.py must then build just that one DAG.
     one = parse_in_child(
-        dags_dir / "ingest.py", dags_dir, {"_AIRFLOW_PARSING_CONTEXT_DAG_ID": os.environ["PROBE_ONE_DAG_ID"]}
+        dags_dir / "pipeline.py",
+        dags_dir,
+        {"_AIRFLOW_PARSING_CONTEXT_DAG_ID": os.environ["PROBE_ONE_DAG_ID"]},
     )
     whole = BundleDagBag(dags_dir, bundle_path=dags_dir, bundle_name=BUNDLE)
     out_path.write_text(  # not stdout: Airflow logs there

@@ -1,5 +1,6 @@
 """DAG integrity: every file in dags/ imports cleanly, parses fast, pulls in no heavy library, and the
-generated ingestion DAGs have the shape the platform relies on (pool, retries, assets, tags...)."""
+DAGs generated from the pipeline graph have the shape the platform relies on (one per step, pool,
+retries, assets, tags...)."""
 
 from __future__ import annotations
 
@@ -74,12 +75,14 @@ def test_no_heavy_library_imported_at_parse_time(probe):
         assert result["heavy_modules"] == [], f"{name} imports {result['heavy_modules']} at top level"
 
 
-def test_one_ingest_dag_per_registry_source(probe):
-    expected = {f"ingest__{s['id']}" for s in DAG_TEST_SOURCES}
-    assert set(probe["files"]["ingest.py"]["dags"]) == expected
-    assert set(probe["folder"]["dag_ids"]) == expected | {"platform__smoke", "quality__scorecard"} | set(
-        STANDARDIZE_INPUTS
-    )
+def test_one_dag_per_graph_step(probe, dag_registry):
+    from jobs.pipeline.graph import pipeline_graph
+
+    ingest = {f"ingest__{s['id']}" for s in DAG_TEST_SOURCES}
+    steps = {step.dag_id for step in pipeline_graph(dag_registry).steps}
+    assert ingest <= steps and set(STANDARDIZE_INPUTS) <= steps and "quality__scorecard" in steps
+    assert set(probe["files"]["pipeline.py"]["dags"]) == steps
+    assert set(probe["folder"]["dag_ids"]) == steps | {"platform__smoke"}
 
 
 def test_task_runner_parses_only_its_own_dag(probe):
@@ -88,7 +91,7 @@ def test_task_runner_parses_only_its_own_dag(probe):
 
 @pytest.mark.parametrize("source", DAG_TEST_SOURCES, ids=lambda s: s["id"])
 def test_ingest_dag_shape(probe, source):
-    dag = probe["files"]["ingest.py"]["dags"][f"ingest__{source['id']}"]
+    dag = probe["files"]["pipeline.py"]["dags"][f"ingest__{source['id']}"]
     assert dag["schedule"] == source["schedule"] and dag["timezone"] == "Asia/Shanghai"
     assert dag["catchup"] is False and dag["max_active_runs"] == 1
     assert source["id"] in dag["doc_md"] and source["owner"] in dag["doc_md"]
@@ -99,13 +102,15 @@ def test_ingest_dag_shape(probe, source):
         f"classification:{source['classification']}",
     }
     tasks = dag["tasks"]
-    assert set(tasks) == {"land", "load", "publish"}
-    assert tasks["load"]["upstream"] == ["land"] and tasks["publish"]["upstream"] == ["load"]
+    assert set(tasks) == {"land", "load", "gate"}
+    assert tasks["load"]["upstream"] == ["land"] and tasks["gate"]["upstream"] == ["load"]
     assert tasks["load"]["mapped"] and not tasks["land"]["mapped"]
-    assert tasks["load"]["pool"] == "spark"
-    assert tasks["publish"]["outlets"] == [f"bronze.{source['dataset']}"]
-    for task in tasks.values():
-        assert task["retries"] >= 1 and task["retry_exponential_backoff"] > 1
+    assert tasks["load"]["pool"] == "spark" and tasks["gate"]["pool"] == "spark"
+    assert tasks["gate"]["outlets"] == [f"bronze.{source['dataset']}"]
+    assert tasks["gate"]["retries"] == 0  # a failed gate is not retried
+    for name, task in tasks.items():
+        if name != "gate":
+            assert task["retries"] >= 1 and task["retry_exponential_backoff"] > 1
         assert task["on_failure_callback"] and task["doc"]
 
 
@@ -118,17 +123,17 @@ def test_smoke_dag_shape(probe):
 @pytest.mark.parametrize("dag_id", sorted(STANDARDIZE_INPUTS))
 def test_standardize_dag_shape(probe, dag_id):
     library = dag_id.removeprefix("silver__")
-    dag = probe["files"]["standardize.py"]["dags"][dag_id]
+    dag = probe["files"]["pipeline.py"]["dags"][dag_id]
     assert dag["schedule"] is None  # asset-triggered, no cron
     assert dag["catchup"] is False and dag["max_active_runs"] == 1
     assert f"silver.{library}" in dag["doc_md"] and "AssetAny" in dag["doc_md"]
-    assert {"standardize", "silver", f"library:{library}"} <= set(dag["tags"])
+    assert "published version, pinned" in dag["doc_md"]
+    assert {"build", "silver", f"library:{library}"} <= set(dag["tags"])
     tasks = dag["tasks"]
-    assert set(tasks) == {"build", "gate", "publish"}
+    assert set(tasks) == {"build", "gate"}
     assert tasks["build"]["pool"] == "spark" and tasks["build"]["outlets"] == []
     assert tasks["gate"]["pool"] == "spark" and tasks["gate"]["upstream"] == ["build"]
-    assert tasks["publish"]["upstream"] == ["gate"]
-    assert tasks["publish"]["outlets"] == [f"silver.{library}"]
+    assert tasks["gate"]["outlets"] == [f"silver.{library}"]
     # a failed quality gate is not retried: the same data would fail the same way
     assert tasks["gate"]["retries"] == 0
     for name, task in tasks.items():
@@ -139,10 +144,10 @@ def test_standardize_dag_shape(probe, dag_id):
 
 
 def test_scorecard_dag_runs_after_any_library_is_published(probe):
-    dag = probe["files"]["quality.py"]["dags"]["quality__scorecard"]
+    dag = probe["files"]["pipeline.py"]["dags"]["quality__scorecard"]
     assert dag["schedule"] is None and dag["catchup"] is False  # asset-triggered
     assert all(f"silver.{lib}" in dag["doc_md"] for lib in ("population", "legal_persons", "geography"))
-    assert set(dag["tasks"]) == {"score"} and dag["tasks"]["score"]["pool"] == "spark"
+    assert set(dag["tasks"]) == {"report"} and dag["tasks"]["report"]["pool"] == "spark"
 
 
 def test_standardize_dags_run_when_any_input_asset_is_updated():
@@ -150,16 +155,16 @@ def test_standardize_dags_run_when_any_input_asset_is_updated():
 
     sys.path.insert(0, str(DAGS_DIR))
     try:
-        from govlake_dags.standardize import build_all
+        from govlake_dags.pipeline import build_all
     finally:
         sys.path.remove(str(DAGS_DIR))
-    from jobs.silver.population.records import PERSON_MENTIONS
+    from jobs.pipeline.graph import LIBRARIES
 
     dags = build_all()
-    assert set(dags) == set(STANDARDIZE_INPUTS)
+    assert set(STANDARDIZE_INPUTS) <= set(dags)
     for dag_id, expected in STANDARDIZE_INPUTS.items():
         if expected == {"*population*"}:
-            expected = {f"bronze.{name}" for name in PERSON_MENTIONS}
+            expected = {f"bronze.{name}" for name in LIBRARIES[0].bronze_inputs}
         condition = dags[dag_id].timetable.asset_condition
         assert isinstance(condition, AssetAny), f"{dag_id}: {condition!r} (a list would wait for all)"
         assert all(isinstance(a, Asset) for a in condition.objects)

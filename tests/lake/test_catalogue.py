@@ -42,7 +42,7 @@ def test_every_silver_table_has_a_key_owner_and_grade(catalogue):
 
 
 def test_unknown_ids_and_unsafe_values_are_refused(catalogue, settings):
-    with pytest.raises(CatalogueError, match="no table 'silver.nope'"):
+    with pytest.raises(CatalogueError, match=r"no table 'silver\.nope'"):
         catalogue.table("silver.nope")
     with pytest.raises(CatalogueError, match="not a safe path segment"):
         catalogue.location("landing", settings, source_id="../etc")

@@ -6,13 +6,14 @@ from __future__ import annotations
 import pytest
 
 from govlake import storage
-from govlake.config import Zone, load_settings
+from govlake.config import load_settings
+from govlake.lake import Lake
 
 pytestmark = pytest.mark.objectstore
 
 
 def test_land_and_load_on_s3(spark_s3, objectstore, objectstore_env, client):
-    from jobs.bronze.load import bronze_table_uri, ingest_log_uri, load_file
+    from jobs.bronze.load import load_file
     from jobs.raw.land import land_new_files
 
     settings = load_settings(
@@ -22,7 +23,8 @@ def test_land_and_load_on_s3(spark_s3, objectstore, objectstore_env, client):
             "GOVLAKE_S3_ENDPOINT": objectstore.endpoint,
         }
     )
-    landing = settings.table_path(Zone.LANDING, "ps_3202_household", "wxga_hjrk_s3.csv")
+    lake = Lake(settings, spark_s3)
+    landing = f"{lake.location('landing', source_id='ps_3202_household')}/wxga_hjrk_s3.csv"
     extract = "\ufeff记录号,身份证号,姓名\nS1,320102199001011234,张三\nS2,,李四\n"
     storage.write_bytes(settings, landing, extract.encode("utf-8"))
 
@@ -32,9 +34,9 @@ def test_land_and_load_on_s3(spark_s3, objectstore, objectstore_env, client):
     result = load_file("ps_3202_household", landed[0]["file_hash"], settings)
     assert (result["rows_in"], result["rows_accepted"], result["rows_quarantined"]) == (2, 2, 0)
 
-    bronze = spark_s3.read.format("delta").load(bronze_table_uri("household_registration", settings))
+    bronze = lake.read_latest("bronze.household_registration")
     assert sorted(r["record_no"] for r in bronze.collect()) == ["S1", "S2"]
-    assert spark_s3.read.format("delta").load(ingest_log_uri(settings)).count() == 1
+    assert lake.read_latest("bronze._ingest_log").count() == 1
     keys = [
         o["Key"] for o in client.list_objects_v2(Bucket=objectstore.bucket, Prefix="lake/raw/")["Contents"]
     ]

@@ -15,7 +15,9 @@ def graph():
 
 def test_one_ingest_step_per_source_then_the_libraries_in_dependency_order(graph):
     names = [s.name for s in graph.steps]
-    assert {f"ingest.{s}" for s in load_registry().sources} == {s.name for s in graph.of_kind(StepKind.INGEST)}
+    assert {f"ingest.{s}" for s in load_registry().sources} == {
+        s.name for s in graph.of_kind(StepKind.INGEST)
+    }
     libraries = [s.name for s in graph.of_kind(StepKind.BUILD)]
     assert libraries == ["silver.population", "silver.legal_persons", "silver.geography"]
     assert names.index("silver.population") > max(names.index(s.name) for s in graph.of_kind(StepKind.INGEST))

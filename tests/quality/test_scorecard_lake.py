@@ -31,30 +31,43 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
-def lake(spark, own_lake, tmp_path_factory: pytest.TempPathFactory):
+def graph():
+    from jobs.pipeline.graph import pipeline_graph
+
+    return pipeline_graph(load_registry())
+
+
+@pytest.fixture(scope="module")
+def lake(spark, own_lake, graph, tmp_path_factory: pytest.TempPathFactory):
     """Generate, land, load bronze, build the libraries through their gates (Data Docs): once."""
+    from govlake.lake import Lake
+    from jobs.pipeline.graph import StepKind
+    from jobs.pipeline.run import run_steps
+    from synthetic.deliver import deliver_extracts
     from synthetic.generator import generate
-    from jobs.pipeline import build_and_gate_silver, deliver_extracts, ingest_all
 
     settings = own_lake("scorecard_lake")
     generated = tmp_path_factory.mktemp("scorecard_generated")
     generate(generated, SCALE, SEED, progress=False)
     landed_from = datetime.now(UTC)
-    deliver_extracts(generated / "landing", settings)
-    ingest_all(settings)
+    lake = Lake(settings, spark)
+    deliver_extracts(generated / "landing", lake)
+    runs = list(run_steps(graph, lake, graph.of_kind(StepKind.INGEST)))
     landed_until = datetime.now(UTC)
-    runs = list(build_and_gate_silver(settings))
-    assert all(r.gate.published for r in runs), "the clean synthetic lake passes its gates"
+    runs += list(run_steps(graph, lake, graph.of_kind(StepKind.BUILD)))
+    assert all(r.failed is None for r in runs), "the clean synthetic lake passes its gates"
     return settings, generated, (landed_from, landed_until)
 
 
 @pytest.fixture(scope="module")
-def scored(spark, lake):
-    from jobs.quality.scorecard import build_scorecard
+def scored(spark, lake, graph):
+    from govlake.lake import Lake
+    from jobs.pipeline.run import _run_job
 
     settings, _, _ = lake
-    first = build_scorecard(settings, spark=spark, run_id="first")
-    again = build_scorecard(settings, spark=spark, run_id="first")  # a retried run adds nothing
+    step = graph.step("quality.scorecard")
+    _, first = _run_job(step, Lake(settings, spark), run_id="first")
+    _, again = _run_job(step, Lake(settings, spark), run_id="again")  # nothing new published: no new run
     return first, again
 
 
@@ -64,9 +77,9 @@ def _truth(generated: Path, name: str) -> list[dict[str, str]]:
 
 
 def _history(spark, settings):
-    from jobs.quality.scorecard.build import scorecard_table_path
+    from govlake.lake import Lake
 
-    return spark.read.format("delta").load(scorecard_table_path(settings))
+    return Lake(settings, spark).read_latest("quality.scorecard.history")
 
 
 def _totals(cells) -> dict[str, tuple[float, float]]:
@@ -120,12 +133,12 @@ def _parses(value: str, kind: ColumnType, formats: tuple[str, ...]) -> bool:
 def _conforming_rows(spark, settings) -> int:
     from delta.tables import DeltaTable
 
-    from jobs.bronze.load import bronze_table_uri
+    from govlake.lake import Lake
 
     registry = load_registry()
     conforming = 0
     for dataset in registry.datasets.values():
-        path = bronze_table_uri(dataset.name, settings)
+        path = Lake(settings, spark).path(f"bronze.{dataset.name}")
         if not DeltaTable.isDeltaTable(spark, path):
             continue
         formats = {s.id: s.date_formats for s in registry.sources_for(dataset.name)}
@@ -155,7 +168,7 @@ def test_figures_match_the_truth(spark, lake, scored):
     first, again = scored
     history = _history(spark, settings)
     assert history.select("run_id").distinct().count() == 1 and history.count() == first.cells
-    assert again.province == first.province
+    assert again.unchanged and again.run_id == "first" and again.province == first.province
     totals = _totals(history)
     rows, files = _truth(generated, "rows.csv"), _truth(generated, "files.csv")
     accepted = [r for r in rows if r["invalid_reason"] not in QUARANTINED]
@@ -215,11 +228,11 @@ def test_figures_match_the_truth(spark, lake, scored):
     assert {"public_security", "health", "hrss", "civil_affairs", "market_regulation"} <= departments
 
 
-def test_report_command_scores_again_and_prints_where_everything_is(spark, lake, scored, monkeypatch):
+def test_report_command_prints_where_everything_is(spark, lake, scored, monkeypatch):
     from typer.testing import CliRunner
 
     from govlake import storage
-    from govlake.cli import app
+    from govlake_cli.main import app
     from jobs.quality.context import data_docs_index
 
     settings, _, _ = lake
@@ -228,19 +241,16 @@ def test_report_command_scores_again_and_prints_where_everything_is(spark, lake,
     assert listed.exit_code == 0, listed.output
     html_path, png_path, docs = scored[0].html_path, scored[0].png_path, data_docs_index(settings)
     assert storage.exists(settings, docs)  # the gates built Data Docs
-    for line in (
-        f"scorecard page   {html_path}",
-        f"scorecard image  {png_path}",
-        f"Data Docs        {docs}\n",
-    ):
+    for line in (f"scorecard page   {html_path}", f"scorecard image  {png_path}", f"{docs}\n"):
         assert line in listed.output, listed.output
     assert "not there yet" not in listed.output
     assert _history(spark, settings).select("run_id").distinct().count() == 1  # printing computes nothing
 
+    # nothing was published since the first run: refreshing finds the lake unchanged, adds no run
     refreshed = CliRunner().invoke(app, ["quality", "report", "--refresh"])
     assert refreshed.exit_code == 0, refreshed.output
-    assert "scorecard run " in refreshed.output
-    assert _history(spark, settings).select("run_id").distinct().count() == 2  # the trend has two runs
+    assert "scorecard unchanged: nothing was published since run first" in refreshed.output
+    assert _history(spark, settings).select("run_id").distinct().count() == 1
 
 
 def test_page_and_png_carry_the_figures_and_chromium_draws_the_page(spark, lake, scored, tmp_path):

@@ -1,8 +1,10 @@
 """The silver quality gate end to end on generated extracts, in a lake of its own.
 
-A clean batch passes every silver suite and is published; a later batch with an injected defect (a
-death certificate whose death precedes the birth, which standardization keeps as sent) fails the
-gate, nothing of it is published, and readers are still served the previously published versions.
+A clean batch passes every silver suite and is published; a re-run builds and validates nothing. A
+later batch with a death certificate whose death precedes the birth (a `drop` expectation on person
+records) is published without exactly that record, which goes to quarantine with the expectation's
+name. A defective build (a second current golden row: a `fail` expectation) is refused, nothing of
+it is published, and readers are still served the previously published versions.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from govlake.lake import Lake
 from govlake.registry import load_registry
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 SCALE, SEED = 60, 5
+LIBRARY_STEPS = ("silver.population", "silver.legal_persons", "silver.geography")
 ALL_TABLES = {
     f"silver.{library}.{table}"
     for library, tables in {
@@ -28,9 +32,16 @@ ALL_TABLES = {
 
 
 @pytest.fixture(scope="module")
-def own_settings(own_lake):
+def lake(spark, own_lake) -> Lake:
     """A lake of this module's own: the session lake's exact counts belong to the e2e module."""
-    return own_lake("gated_lake")
+    return Lake(own_lake("gated_lake"), spark)
+
+
+@pytest.fixture(scope="module")
+def graph():
+    from jobs.pipeline.graph import pipeline_graph
+
+    return pipeline_graph(load_registry())
 
 
 @pytest.fixture(scope="module")
@@ -42,47 +53,49 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def _run(graph, lake, names=None):
+    from jobs.pipeline.graph import StepKind
+    from jobs.pipeline.run import run_steps
+
+    steps = [s for s in graph.steps if s.kind is not StepKind.REPORT and (names is None or s.name in names)]
+    return {r.step.name: r for r in run_steps(graph, lake, steps)}
+
+
 @pytest.fixture(scope="module")
-def first_run(spark, own_settings, generated):
-    from jobs.pipeline import build_and_gate_silver, deliver_extracts, ingest_all
+def first_run(lake, graph, generated):
+    from synthetic.deliver import deliver_extracts
 
-    deliver_extracts(generated / "landing", own_settings)
-    ingest_all(own_settings)
-    return list(build_and_gate_silver(own_settings))
-
-
-def _current_counts(spark, settings) -> dict[str, int]:
-    from jobs.quality.gate import read_published
-
-    return {t: read_published(spark, t, settings=settings).count() for t in ALL_TABLES}
+    deliver_extracts(generated / "landing", lake)
+    return _run(graph, lake)
 
 
-def test_clean_batch_is_validated_and_published(spark, own_settings, first_run):
-    from jobs.quality.gate import published_versions
+def _served_counts(lake: Lake) -> dict[str, int]:
+    return {t: lake.read_published(t).count() for t in ALL_TABLES}
+
+
+def test_clean_batch_is_validated_and_published(spark, lake, first_run):
     from jobs.quality.gx_runner import read_validations
-    from jobs.quality.silver_suites import SILVER_TABLES
 
-    assert [r.library for r in first_run] == ["population", "legal_persons", "geography"]
-    published = {p.table: p.delta_version for r in first_run for p in r.gate.published}
+    assert not [name for name, run in first_run.items() if run.failed]
+    published = {p.table: p.delta_version for name in LIBRARY_STEPS for p in first_run[name].gate.published}
     assert set(published) == ALL_TABLES
-    assert published_versions(spark=spark, settings=own_settings) == published
-    for table in SILVER_TABLES:
+    assert {t: p.delta_version for t, p in lake.publications().items() if t in ALL_TABLES} == published
+    for table in ALL_TABLES:
         # what readers are served is exactly the version built
-        served = _current_counts(spark, own_settings)[table.name]
-        assert served == spark.read.format("delta").load(table.path(own_settings)).count() > 0, table.name
-    validations = read_validations(spark, own_settings).where("table LIKE 'silver.%'").collect()
+        assert lake.read_published(table).count() == lake.read_latest(table).count() > 0, table
+    validations = read_validations(spark, lake.settings).where("table LIKE 'silver.%'").collect()
     assert {v["table"] for v in validations} == ALL_TABLES
-    assert all(v["success"] for v in validations)
+    assert all(v["passed"] for v in validations)
     # the gate's relative cost is measured on every run
-    assert all(r.build_seconds > 0 and r.gate.seconds > 0 for r in first_run)
+    assert all(first_run[name].gate_to_build > 0 for name in LIBRARY_STEPS)
+    # each library records the input versions it was built from
+    legal = lake.publications()["silver.legal_persons.legal_persons"]
+    assert legal.inputs["silver.population.persons"] == published["silver.population.persons"]
 
 
-def test_rerun_validates_nothing_and_publishes_nothing(spark, own_settings, first_run):
-    from jobs.pipeline import build_and_gate_silver
-
-    rerun = list(build_and_gate_silver(own_settings))
-    assert all(not r.gate.published and not r.gate.outcomes for r in rerun)
-    assert {t for r in rerun for t in r.gate.already_published} == ALL_TABLES
+def test_rerun_validates_nothing_and_publishes_nothing(lake, graph, first_run):
+    rerun = _run(graph, lake, LIBRARY_STEPS)
+    assert all(rerun[name].skipped and rerun[name].gate is None for name in LIBRARY_STEPS)
 
 
 def _defective_death_file(generated: Path) -> tuple[str, bytes]:
@@ -119,43 +132,62 @@ def _defective_death_file(generated: Path) -> tuple[str, bytes]:
     return relative.replace(original.name, name), out.getvalue()
 
 
-def test_defective_batch_fails_the_gate_and_the_published_version_stays(
-    spark, own_settings, generated, first_run
-):
+def test_an_implausible_record_is_dropped_and_the_rest_published(spark, lake, graph, generated, first_run):
     from govlake import storage
-    from govlake.config import Zone
-    from jobs.pipeline import build_and_gate_silver, ingest_all
-    from jobs.quality.gate import QualityGateFailed, published_versions
-    from jobs.quality.gx_runner import latest_version
-    from jobs.quality.silver_suites import silver_tables
 
-    before = published_versions(spark=spark, settings=own_settings)
-    served_before = _current_counts(spark, own_settings)
-
+    before = {t: p.delta_version for t, p in lake.publications().items()}
     relative, content = _defective_death_file(generated)
-    storage.write_bytes(own_settings, f"{own_settings.zone(Zone.LANDING)}/{relative}", content)
-    (loaded,) = ingest_all(own_settings)
+    storage.write_bytes(lake.settings, f"{lake.settings.zone('landing')}/{relative}", content)
+    runs = _run(graph, lake, ["ingest.health_death_records", *LIBRARY_STEPS])
+    (loaded,) = runs["ingest.health_death_records"].files
     assert loaded["rows_accepted"] == 1  # bronze takes it: both dates are well-formed
 
-    runs = build_and_gate_silver(own_settings)
+    population = runs["silver.population"]
+    assert population.failed is None
+    assert population.built["dropped"]["silver.population.person_records"] == {
+        "death_date_not_before_birth_date": 1
+    }
+    published = {p.table: p for p in population.gate.published}
+    assert (
+        published["silver.population.person_records"].delta_version
+        > before["silver.population.person_records"]
+    )
+    (quarantined,) = lake.read_latest("quarantine.silver_population").collect()
+    assert quarantined.expectation == "death_date_not_before_birth_date"
+    assert quarantined.record_key.startswith("health_death_records|") and "1980-01-01" in quarantined.row_json
+    # exactly that record is missing from what is served, and no person was made of it
+    served = lake.read_published("silver.population.person_records")
+    assert served.where(f"record_key = '{quarantined.record_key}'").count() == 0
+    assert lake.read_published("silver.population.persons").where("name = '倒错者'").count() == 0
+    # the validation and the gate's report say what was dropped and why
+    outcome = next(o for o in population.gate.outcomes if o.table == "silver.population.person_records")
+    assert outcome.dropped == {"death_date_not_before_birth_date": 1} and outcome.passed
+    assert "DROPPED 1 row(s) breaking death_date_not_before_birth_date" in population.gate.report()
+
+
+def test_a_defective_build_fails_the_gate_and_the_published_version_stays(spark, lake, graph, first_run):
+    from pyspark.sql import functions as F
+
+    from jobs.pipeline.run import gate
+    from jobs.quality.gate import QualityGateFailed
+
+    before = {t: p.delta_version for t, p in lake.publications().items()}
+    served_before = _served_counts(lake)
+    # what a broken build would write: a second current version of one person
+    path = lake.path("silver.population.persons")
+    one = spark.read.format("delta").load(path).where("is_current").limit(1)
+    one.withColumn("valid_from", F.current_timestamp()).write.format("delta").mode("append").save(path)
+
     with pytest.raises(QualityGateFailed) as failed:
-        next(runs)  # population: built, then refused
-
-    failures = {o.table: o for o in failed.value.outcomes}
-    assert set(failures) == {"silver.population.person_records", "silver.population.persons"}
-    persons = failures["silver.population.persons"]
-    (reversed_dates,) = persons.failed
-    assert reversed_dates.expectation_type == "expect_column_pair_values_a_to_be_greater_than_b"
-    assert reversed_dates.unexpected_count == 1
-    # the task log / exception names the expectation and shows the offending values
-    assert "death_date is not before birth_date" in str(failed.value)
-    assert "1980-01-01" in str(failed.value) and "1990-01-01" in str(failed.value)
-
-    # nothing was published; the new versions exist but readers get the old ones
-    assert published_versions(spark=spark, settings=own_settings) == before
-    for table in silver_tables("population"):
-        assert latest_version(spark, table.path(own_settings)) > before[table.name], table.name
-    assert _current_counts(spark, own_settings) == served_before
-    # the run stopped: the libraries after population were not rebuilt on unpublished data
-    for table in silver_tables("legal_persons") + silver_tables("geography"):
-        assert latest_version(spark, table.path(own_settings)) == before[table.name], table.name
+        gate(graph.step("silver.population"), lake)
+    (refused,) = failed.value.outcomes
+    assert refused.table == "silver.population.persons"
+    assert [b.expectation_type for b in refused.blocking] == ["expect_column_values_to_be_in_set"]
+    assert "one_current_version_per_person" in str(failed.value) and "[fail]" in str(failed.value)
+    # nothing was published; the new version exists but readers get the old one
+    assert {t: p.delta_version for t, p in lake.publications().items()} == before
+    assert lake.latest_version("silver.population.persons") > before["silver.population.persons"]
+    assert _served_counts(lake) == served_before
+    # downstream libraries keep reading the published population: nothing to rebuild
+    downstream = _run(graph, lake, ["silver.legal_persons", "silver.geography"])
+    assert all(run.skipped for run in downstream.values())

@@ -16,7 +16,7 @@ def doc() -> dict:
     return yaml.safe_load((REPO_ROOT / "registry" / "sources.yaml").read_text(encoding="utf-8"))
 
 
-def _with(doc: dict, change) -> dict:  # noqa: ANN001
+def _with(doc: dict, change) -> dict:
     changed = copy.deepcopy(doc)
     change(changed)
     return changed

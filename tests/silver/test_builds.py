@@ -4,10 +4,12 @@ that loses a point (its grid cell is deleted, a re-run writes nothing)."""
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime
 
 import pytest
+from lakehelpers import publish_latest, run_build
+
+from govlake.lake import Lake
 
 POINTS_DDL = (
     "address_id string, address string, admin_code string, longitude string, latitude string, "
@@ -22,26 +24,19 @@ POINTS = [
 
 
 @pytest.fixture
-def fresh_settings(tmp_path):
-    """Settings of an empty lake (the shared Spark session reads and writes any local path)."""
-    from govlake.config import load_settings
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLAKE_STORAGE_ROOT")}
-    env["GOVLAKE_STORAGE_ROOT"] = str(tmp_path / "lake")
-    return load_settings(env)
+def lake(spark, own_lake, request) -> Lake:
+    """An empty lake of the test's own (the shared Spark session reads and writes any local path)."""
+    return Lake(own_lake(request.node.name[:40]), spark)
 
 
-def test_builds_on_an_empty_lake_finish_with_a_reason(spark, fresh_settings, tmp_path):
-    from jobs.silver.geography.build import build_geography
-    from jobs.silver.legal_persons.build import build_legal_persons
-    from jobs.silver.population.build import build_population
+def test_builds_on_an_empty_lake_finish_with_a_reason(lake, tmp_path):
     from jobs.silver.population.match_report import write_match_report
 
-    population = build_population(fresh_settings)
+    population = run_build(lake, "silver.population")
     assert set(population) == {"skipped"} and "population bronze" in population["skipped"]
-    legal = build_legal_persons(fresh_settings)
+    legal = run_build(lake, "silver.legal_persons")
     assert set(legal) == {"skipped"} and "enterprise_registration" in legal["skipped"]
-    geography = build_geography(fresh_settings)
+    geography = run_build(lake, "silver.geography")
     # The admin divisions come from the gazetteer (reference data), so they are always built.
     assert geography["admin_divisions"]["inserted"] > 100
     assert (
@@ -49,57 +44,51 @@ def test_builds_on_an_empty_lake_finish_with_a_reason(spark, fresh_settings, tmp
         == geography["grid_cells"]
         == {"skipped": "no address_points bronze table yet"}
     )
-    assert "crosswalk" in write_match_report(fresh_settings, tmp_path)["skipped"]
+    assert "crosswalk" in write_match_report(lake, tmp_path)["skipped"]
 
 
-def _bronze_points(spark, settings, rows) -> None:
-    from jobs.bronze.load import bronze_table_uri
-
+def _bronze_points(spark, lake, rows) -> None:
     at = datetime(2024, 5, 1)
     df = spark.createDataFrame([(*r, "nr_points", at) for r in rows], POINTS_DDL)
-    df.write.format("delta").mode("overwrite").save(bronze_table_uri("address_points", settings))
+    df.write.format("delta").mode("overwrite").save(lake.path("bronze.address_points"))
+    publish_latest(lake, "bronze.address_points")
 
 
-def test_grid_cell_without_points_is_deleted(spark, fresh_settings):
-    from jobs.silver.geography.build import build_geography, table_uri
-
-    _bronze_points(spark, fresh_settings, POINTS)
-    first = build_geography(fresh_settings)
+def test_grid_cell_without_points_is_deleted(spark, lake):
+    _bronze_points(spark, lake, POINTS)
+    first = run_build(lake, "silver.geography")
     assert first["address_points"]["inserted"] == 3
     assert first["grid_cells"]["inserted"] == 3
-    cells = spark.read.format("delta").load(table_uri(fresh_settings, "grid_cells"))
+    cells = lake.read_latest("silver.geography.grid_cells")
     cell_of_a3 = (
-        spark.read.format("delta")
-        .load(table_uri(fresh_settings, "address_points"))
-        .where("address_id = 'A3'")
-        .first()["h3_cell"]
+        lake.read_latest("silver.geography.address_points").where("address_id = 'A3'").first()["h3_cell"]
     )
     assert cells.where(cells.h3_cell == cell_of_a3).count() == 1
 
     # Bronze no longer holds A3 (withdrawn by the department): its point and its cell go.
-    _bronze_points(spark, fresh_settings, POINTS[:2])
-    second = build_geography(fresh_settings)
+    _bronze_points(spark, lake, POINTS[:2])
+    second = run_build(lake, "silver.geography")
     assert second["address_points"] == {"inserted": 0, "updated": 0, "deleted": 1}
     assert second["grid_cells"] == {"inserted": 0, "updated": 0, "deleted": 1}
-    cells = spark.read.format("delta").load(table_uri(fresh_settings, "grid_cells"))
+    cells = lake.read_latest("silver.geography.grid_cells")
     assert cells.count() == 2 and cells.where(cells.h3_cell == cell_of_a3).count() == 0
 
-    paths = [table_uri(fresh_settings, t) for t in ("admin_divisions", "address_points", "grid_cells")]
+    paths = [lake.path(f"silver.geography.{t}") for t in ("admin_divisions", "address_points", "grid_cells")]
     commits = [spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for p in paths]
-    again = build_geography(fresh_settings)
+    again = run_build(lake, "silver.geography")
     assert all(again[t] == {"inserted": 0, "updated": 0, "deleted": 0} for t in again)
     assert [spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for p in paths] == commits
 
 
 def _bronze(
-    spark, settings, dataset: str, rows: list[dict[str, str]], source_id: str, file_hash: str = "f" * 64
+    spark, lake, dataset: str, rows: list[dict[str, str]], source_id: str, file_hash: str = "f" * 64
 ) -> None:
-    """Write ``rows`` as one file's bronze rows (canonical columns as sent, plus lineage).
+    """Write ``rows`` as one file's bronze rows (canonical columns as sent, plus lineage), published.
 
     The default file replaces the table; another ``file_hash`` is appended, as a new delivery is.
     """
     from govlake.registry import load_registry
-    from jobs.bronze.load import bronze_ddl, bronze_table_uri
+    from jobs.bronze.load import bronze_ddl
 
     spec = load_registry().datasets[dataset]
     at = datetime(2024, 5, 1)
@@ -109,7 +98,8 @@ def _bronze(
     ]
     df = spark.createDataFrame(values, bronze_ddl(spec))
     mode = "overwrite" if file_hash == "f" * 64 else "append"
-    df.write.format("delta").mode(mode).save(bronze_table_uri(dataset, settings))
+    df.write.format("delta").mode(mode).save(lake.path(f"bronze.{dataset}"))
+    publish_latest(lake, f"bronze.{dataset}")
 
 
 ENTERPRISES = [
@@ -128,23 +118,21 @@ ENTERPRISES = [
 ]
 
 
-def test_legal_persons_keep_valid_industry_codes_and_close_vanished_ones(spark, fresh_settings):
-    from jobs.silver.legal_persons.build import build_legal_persons, table_uri
-
-    _bronze(spark, fresh_settings, "enterprise_registration", ENTERPRISES, "mr_enterprise_registration")
+def test_legal_persons_keep_valid_industry_codes_and_close_vanished_ones(spark, lake):
+    _bronze(spark, lake, "enterprise_registration", ENTERPRISES, "mr_enterprise_registration")
     _bronze(
         spark,
-        fresh_settings,
+        lake,
         "taxpayer_registry",
         [{"taxpayer_id": "91350100M000100Y43", "name": "苏州网络科技有限公司"}],
         "tax_taxpayer_registry",
     )
-    first = build_legal_persons(fresh_settings)
+    first = run_build(lake, "silver.legal_persons")
     assert first["records"]["inserted"] == 3 and first["legal_persons"]["new"] == 2
 
     records = {
         r["uscc_raw"] + "|" + r["dataset"]: r
-        for r in spark.read.format("delta").load(table_uri(fresh_settings, "records")).collect()
+        for r in lake.read_latest("silver.legal_persons.records").collect()
     }
     car = records["91110000600037341L|enterprise_registration"]
     assert (car["industry_code"], car["industry_code_valid"]) == ("C3670", True)  # section derived
@@ -155,24 +143,23 @@ def test_legal_persons_keep_valid_industry_codes_and_close_vanished_ones(spark, 
         "SECTION_MISMATCH",  # 64 is in section I, not A
     )
     golden = {
-        r["legal_person_id"]: r
-        for r in spark.read.format("delta").load(table_uri(fresh_settings, "legal_persons")).collect()
+        r["legal_person_id"]: r for r in lake.read_latest("silver.legal_persons.legal_persons").collect()
     }
     assert golden["91110000600037341L"]["industry_code"] == "C3670"
     assert golden["91350100M000100Y43"]["industry_code"] is None  # an invalid code never survives
 
     # The register withdraws the first enterprise: its records go, its golden record is closed.
-    _bronze(spark, fresh_settings, "enterprise_registration", ENTERPRISES[1:], "mr_enterprise_registration")
-    second = build_legal_persons(fresh_settings)
+    _bronze(spark, lake, "enterprise_registration", ENTERPRISES[1:], "mr_enterprise_registration")
+    second = run_build(lake, "silver.legal_persons")
     # Rows are numbered anew here: row 1 now holds the second enterprise (updated), row 2 is gone.
     assert second["records"] == {"inserted": 0, "updated": 1, "deleted": 1}
     assert second["legal_persons"] == {"new": 0, "changed": 0, "closed": 1}
-    current = spark.read.format("delta").load(table_uri(fresh_settings, "legal_persons")).where("is_current")
+    current = lake.read_latest("silver.legal_persons.legal_persons").where("is_current")
     assert [r["legal_person_id"] for r in current.collect()] == ["91350100M000100Y43"]
 
-    paths = [table_uri(fresh_settings, t) for t in ("records", "crosswalk", "legal_persons")]
+    paths = [lake.path(f"silver.legal_persons.{t}") for t in ("records", "crosswalk", "legal_persons")]
     commits = [spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for p in paths]
-    again = build_legal_persons(fresh_settings)
+    again = run_build(lake, "silver.legal_persons")
     assert again["legal_persons"] == {"new": 0, "changed": 0, "closed": 0}
     assert again["records"] == again["crosswalk"] == {"inserted": 0, "updated": 0, "deleted": 0}
     assert [spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for p in paths] == commits
@@ -193,36 +180,36 @@ def _resident(seq: int, name: str, address: str, registered_on: str) -> dict[str
     }
 
 
-def test_a_new_batch_versions_only_the_persons_it_changes(spark, fresh_settings):
+def test_a_new_batch_versions_only_the_persons_it_changes(spark, lake):
     """Incremental population build: a moved resident gets exactly one new version, nobody else."""
     from govlake import storage
-    from synthetic import resolution as syn
-    from jobs.silver.population.build import build_population, model_path, table_uri
+    from jobs.silver.population.build import MODEL
     from jobs.silver.population.resolve import resolve_persons
+    from synthetic import resolution as syn
 
     first = [
         _resident(1, "张伟", "南京市玄武区中山路1号", "20200101"),
         _resident(2, "王芳", "南京市玄武区中山路2号", "20200101"),
         _resident(3, "李娜", "南京市玄武区中山路3号", "20200101"),
     ]
-    _bronze(spark, fresh_settings, "household_registration", first, "ps_3201_household")
-    built = build_population(fresh_settings)
+    _bronze(spark, lake, "household_registration", first, "ps_3201_household")
+    built = run_build(lake, "silver.population")
     assert built["persons"] == {"new": 3, "changed": 0, "closed": 0}
     assert built["resolution"]["m_training"] == "none"  # all carry IDs: nothing to train or score
     # Three records train no model; a lake's first real build would. Keep one from a synthetic
     # population, so the next build runs incrementally as it would on a grown lake.
     synthetic = syn.generate(300, seed=3)
     model = resolve_persons(spark, syn.records_frame(spark, synthetic.records)).model
-    storage.write_bytes(fresh_settings, model_path(fresh_settings), json.dumps(model).encode("utf-8"))
+    storage.write_bytes(lake.settings, lake.location(MODEL), json.dumps(model).encode("utf-8"))
 
     # A later delivery: 张伟 moved. Only he is mentioned, so only he is recomputed and versioned.
     moved = [_resident(1, "张伟", "南京市秦淮区夫子庙9号", "20240301")]
-    _bronze(spark, fresh_settings, "household_registration", moved, "ps_3201_household", file_hash="e" * 64)
-    again = build_population(fresh_settings)
+    _bronze(spark, lake, "household_registration", moved, "ps_3201_household", file_hash="e" * 64)
+    again = run_build(lake, "silver.population")
     assert again["resolution"]["incremental"]
     assert again["crosswalk"] == {"inserted": 1, "updated": 0, "deleted": 0}
     assert again["persons"] == {"new": 0, "changed": 1, "closed": 0}
-    history = spark.read.format("delta").load(table_uri(fresh_settings, "persons"))
+    history = lake.read_latest("silver.population.persons")
     versions = {(r["name"], r["address"], r["is_current"]) for r in history.collect()}
     assert versions == {
         ("张伟", "南京市玄武区中山路1号", False),
@@ -231,8 +218,8 @@ def test_a_new_batch_versions_only_the_persons_it_changes(spark, fresh_settings)
         ("李娜", "南京市玄武区中山路3号", True),
     }
 
-    paths = [table_uri(fresh_settings, t) for t in ("person_records", "crosswalk", "persons")]
+    paths = [lake.path(f"silver.population.{t}") for t in ("person_records", "crosswalk", "persons")]
     commits = [spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for p in paths]
-    rerun = build_population(fresh_settings)
+    rerun = run_build(lake, "silver.population")
     assert rerun["persons"] == {"new": 0, "changed": 0, "closed": 0}
     assert [spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for p in paths] == commits

@@ -27,7 +27,7 @@ log = logging.getLogger("govlake.quality")
 #: only the table (VACUUM deletes files it does not know, such as index.html).
 SCORECARD_TABLE = "quality.scorecard.history"
 PAGE, PNG = "quality.scorecard.page", "quality.scorecard.png"
-INGEST_LOG, QUARANTINE = "bronze._ingest_log", "quarantine.bronze_rows"
+INGEST_LOG, QUARANTINE, VALIDATIONS = "bronze._ingest_log", "quarantine.bronze_rows", "quality.validations"
 SILVER_TABLES = (
     ("population", "person_records"),
     ("population", "crosswalk"),
@@ -110,6 +110,34 @@ def long_counts(ctx: StepContext) -> DataFrame:
     return reduce(lambda a, b: a.unionByName(b), parts)
 
 
+def gate_outcomes(ctx: StepContext) -> Any:  # -> pandas.DataFrame
+    """For each published table's served version: rows dropped per expectation, and warnings."""
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    columns = ["table", "severity", "expectation", "rows", "outcome"]
+    validations = ctx.read(VALIDATIONS)
+    if validations is None or "dropped" not in validations.columns:
+        return pd.DataFrame(columns=columns)
+    served = {t: p.delta_version for t, p in ctx.lake.publications().items()}
+    rows = []
+    for v in validations.where(F.col("passed")).collect():
+        if served.get(v["table"]) != v["delta_version"]:
+            continue
+        for expectation, count in (v["dropped"] or {}).items():
+            if count:
+                rows.append(
+                    (v["table"], "drop", expectation, count, "moved to quarantine; the rest published")
+                )
+        for e in v["expectations"]:
+            if e["severity"] == "warn" and not e["success"]:
+                column = e["column"] or ""
+                # a derived check is named by its flag column; a plain one by its type and column
+                label = column[4:] if column.startswith("_dq_") else f"{e['expectation_type']} ({column})"
+                rows.append((v["table"], "warn", label, e["unexpected_count"] or 0, "published and recorded"))
+    return pd.DataFrame(sorted(rows), columns=columns)
+
+
 def departments_frame(spark: SparkSession, registry: Registry) -> DataFrame:
     return spark.createDataFrame(
         [(s.id, s.department) for s in registry.sources.values()], "source_id string, department string"
@@ -184,7 +212,7 @@ def build_scorecard(ctx: StepContext) -> ScorecardResult:
     finally:
         cells.unpersist()
     history = spark.read.format("delta").load(ctx.path(SCORECARD_TABLE)).toPandas()
-    html, png = render(current, history, run_id=run_id, computed_at=computed_at)
+    html, png = render(current, history, run_id=run_id, computed_at=computed_at, gates=gate_outcomes(ctx))
     html_path, png_path = report_paths(ctx.lake)
     storage.write_bytes(settings, png_path, png)
     storage.write_bytes(settings, html_path, html.encode("utf-8"))

@@ -288,10 +288,33 @@ def _img(png: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
+def gate_rows(gates: pd.DataFrame | None) -> str:
+    """Table rows: what the quality gates dropped and warned about in the versions now served."""
+    if gates is None or gates.empty:
+        return (
+            "<tr><td colspan=5>nothing dropped or warned: the served versions met every expectation</td></tr>"
+        )
+    return "".join(
+        f"<tr><td><code>{html.escape(r.table)}</code></td><td>{html.escape(r.severity)}</td>"
+        f"<td>{html.escape(r.expectation)}</td><td class=num>{int(r.rows):,}</td>"
+        f"<td>{html.escape(r.outcome)}</td></tr>"
+        for r in gates.itertuples()
+    )
+
+
 def render(
-    cells: pd.DataFrame, history: pd.DataFrame, *, run_id: str, computed_at: datetime
+    cells: pd.DataFrame,
+    history: pd.DataFrame,
+    *,
+    run_id: str,
+    computed_at: datetime,
+    gates: pd.DataFrame | None = None,
 ) -> tuple[str, bytes]:
-    """The page (HTML text) and the summary PNG for one run."""
+    """The page (HTML text) and the summary PNG for one run.
+
+    ``gates``: (table, severity, expectation, rows, outcome) for the versions now served: rows the
+    builds dropped to quarantine and expectations the gates only warned about.
+    """
     if cells.empty:
         raise ValueError("nothing to score: the lake has no bronze or silver tables yet")
     parts = charts(cells, history)
@@ -375,6 +398,13 @@ Cell colours run from red (0.5 or less) to green (1.0).</small></p>
 <p><small>Every indicator per prefecture × department (the department is the sending source's); lateness
 is the mean days past due per file.</small></p>
 <table><tr><th>prefecture</th><th>department</th>{detail_head}</tr>{detail_rows}</table>
+<h2>Dropped and warned by the quality gates · 质量闸门</h2>
+<p><small>For the version of each table now served: rows a build moved to quarantine under a
+<b>drop</b> expectation (published without them), and <b>warn</b> expectations that broke (published
+anyway, recorded). A <b>fail</b> expectation that breaks is never served: its version is not
+published.</small></p>
+<table><tr><th>table</th><th>severity</th><th>expectation</th><th>rows</th><th>what happened</th></tr>
+{gate_rows(gates)}</table>
 </body></html>
 """
     return page, summary_png(cells, history, run_id=run_id, computed_at=computed_at)

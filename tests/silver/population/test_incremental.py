@@ -10,8 +10,8 @@ import hashlib
 
 import pytest
 
-from synthetic import resolution as syn
 from jobs.silver.population.resolve import METHOD_ID, match_quality, person_id_salt, resolve_persons
+from synthetic import resolution as syn
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import re
 
 import pytest
 
-from synthetic import resolution as syn
 from jobs.silver.population.resolve import (
     MATCH_METHODS,
     METHOD_ID,
@@ -26,6 +25,7 @@ from jobs.silver.population.resolve import (
     person_id_salt,
     resolve_persons,
 )
+from synthetic import resolution as syn
 
 COLUMNS = syn.RECORD_COLUMNS
 
