@@ -16,8 +16,10 @@ import tempfile
 import time
 from typing import Any
 
-from govlake.config import Zone, load_settings
+from govlake.config import load_settings
 from govlake.registry import load_registry
+
+TABLE = "bronze.household_registration"
 
 
 def bronze_frame(spark: Any, rows: int) -> Any:
@@ -40,12 +42,13 @@ def bronze_frame(spark: Any, rows: int) -> Any:
 
 
 def run(rows: int, repeat: int, root: str | None) -> dict[str, float]:
+    from govlake.lake import Lake
     from govlake.spark import get_spark
     from jobs.quality.gx_runner import latest_version, validate_table_version
 
     settings = load_settings({"GOVLAKE_STORAGE_ROOT": root or tempfile.mkdtemp(prefix="govlake-bench-")})
     spark = get_spark(settings, app_name="govlake-quality-bench")
-    path = settings.table_path(Zone.BRONZE, "household_registration_bench")
+    path = Lake(settings, spark).path(TABLE)  # a scratch lake: the real table id, benchmark rows
     frame = bronze_frame(spark, rows).cache()
     frame.count()
 
@@ -58,7 +61,7 @@ def run(rows: int, repeat: int, root: str | None) -> dict[str, float]:
         t0 = time.perf_counter()
         outcome = validate_table_version(
             spark,
-            "bronze.household_registration_bench",
+            TABLE,
             path,
             "bronze.household_registration",
             version=latest_version(spark, path),
