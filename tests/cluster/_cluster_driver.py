@@ -79,11 +79,19 @@ def main(expected_executors: int) -> None:
         "count": count,
         "by_prefecture": by_prefecture,
         "first_version_count": first_version,
+        "shuffle_partitions": spark.conf.get("spark.sql.shuffle.partitions"),
+        "snapshot_partitions": spark.conf.get("spark.databricks.delta.snapshotPartitions"),
         "history": [[r["version"], r["operation"]] for r in history],
         "python_work_dirs": work_dirs,
         "conf": {
             key: sc.getConf().get(key, None)
-            for key in ("spark.jars", "spark.executor.extraClassPath", "spark.pyspark.python")
+            for key in (
+                "spark.jars",
+                "spark.executor.extraClassPath",
+                "spark.pyspark.python",
+                "spark.executor.memory",
+                "spark.driver.memory",
+            )
         },
     }
     stop_spark()

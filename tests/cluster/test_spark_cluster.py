@@ -46,10 +46,21 @@ def test_delta_job_on_standalone_cluster_uses_both_workers(tmp_path: Path):
         assert all(w["host"] == "127.0.0.1" and w["cores"] == 1 for w in alive.values())
 
         lake = tmp_path / "lake"
+        # On a cluster the site sizes Spark (govlake.spark leaves sizing alone): the sizes of this
+        # 2-core machine, given the way a deployment gives them.
+        site_conf = tmp_path / "spark-conf"
+        site_conf.mkdir()
+        (site_conf / "spark-defaults.conf").write_text(
+            "spark.sql.shuffle.partitions 8\n"
+            "spark.databricks.delta.snapshotPartitions 2\n"
+            "spark.driver.memory 2g\n"
+            "spark.executor.memory 768m\n"
+        )
         driver_env = {
             **os.environ,
             "GOVLAKE_SPARK_MASTER": cluster.master_url,
             "GOVLAKE_STORAGE_ROOT": str(lake),
+            "SPARK_CONF_DIR": str(site_conf),
             "SPARK_LOCAL_IP": "127.0.0.1",  # the driver's own listeners on loopback too
         }
         t1 = time.monotonic()
@@ -77,6 +88,13 @@ def test_delta_job_on_standalone_cluster_uses_both_workers(tmp_path: Path):
         assert result["by_prefecture"]["3201"] == sum(1 for i in range(20_000) if i % 13 == 0 or i < 1_000)
         assert (lake / "bronze" / "cluster_smoke" / "_delta_log" / "00000000000000000002.json").is_file()
 
+        # The site's sizing reached the driver and the executors.
+        assert (result["shuffle_partitions"], result["snapshot_partitions"]) == ("8", "2")
+        assert (result["conf"]["spark.driver.memory"], result["conf"]["spark.executor.memory"]) == (
+            "2g",
+            "768m",
+        )
+
         # The jars reach executors by class path, not by copying 670 MB into each work dir.
         assert result["conf"]["spark.jars"] is None
         assert "delta-spark_" in result["conf"]["spark.executor.extraClassPath"]
@@ -93,6 +111,7 @@ def test_delta_job_on_standalone_cluster_uses_both_workers(tmp_path: Path):
             worker = get_json(f"{cluster.worker_ui(i)}/json/")
             ours = [e for e in worker["finishedexecutors"] if e["appid"] == app_id]
             assert len(ours) == 1, worker["finishedexecutors"]
+            assert ours[0]["memory"] == 768
             executor_dir = cluster.run_dir / "work" / f"worker-{i}" / app_id / str(ours[0]["id"])
             stderr = (executor_dir / "stderr").read_text(encoding="utf-8", errors="replace")
             finished = stderr.count("Finished task")

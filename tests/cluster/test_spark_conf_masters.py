@@ -38,3 +38,18 @@ def test_cluster_master_puts_the_jars_on_the_class_paths(master: str, jars_dir: 
     assert "spark.jars" not in conf
     assert conf["spark.driver.extraClassPath"] == expected
     assert conf["spark.executor.extraClassPath"] == expected
+
+
+def test_sizing_is_left_to_the_site_on_a_cluster(jars_dir: Path):
+    sizing = (
+        "spark.sql.shuffle.partitions",
+        "spark.databricks.delta.snapshotPartitions",
+        "spark.driver.memory",
+    )
+    local = _conf("local[2]", jars_dir)
+    assert [local[key] for key in sizing] == ["8", "2", "4g"]
+    cluster = _conf("spark://127.0.0.1:7077", jars_dir)
+    assert not [key for key in sizing if key in cluster]
+    # What makes a Delta job correct is the same everywhere.
+    for key in ("spark.sql.extensions", "spark.sql.catalog.spark_catalog", "spark.sql.session.timeZone"):
+        assert local[key] == cluster[key]
