@@ -1,7 +1,8 @@
 """A driver for the standalone-cluster test, run in its own process (one SparkSession per JVM).
 
 It gets its session from ``govlake.spark.get_spark`` with nothing but the environment changed
-(``GOVLAKE_SPARK_MASTER=spark://…``, ``GOVLAKE_STORAGE_ROOT``), waits for an executor on every
+(``GOVLAKE_SPARK_MASTER=spark://…``, ``GOVLAKE_STORAGE_ROOT``, and Spark's own ``SPARK_CONF_DIR``
+for the sizes), waits for an executor on every
 worker, writes, appends, merges and reads back a Delta table on local files, runs Python tasks that
 report which executor work directory they ran in, and prints one JSON line of what it saw.
 

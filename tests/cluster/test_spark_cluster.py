@@ -1,7 +1,7 @@
 """A real Spark standalone cluster (infra/spark-cluster/: a master and two workers, each its own JVM)
 runs a Delta job from a driver that differs from the embedded default only in its environment
-(GOVLAKE_SPARK_MASTER=spark://…, GOVLAKE_STORAGE_ROOT), with executors on both workers doing work,
-and leaves no process behind when stopped.
+(GOVLAKE_SPARK_MASTER=spark://…, GOVLAKE_STORAGE_ROOT, and SPARK_CONF_DIR with the sizes), with
+executors on both workers doing work, and leaves no process behind when stopped.
 """
 
 from __future__ import annotations
