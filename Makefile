@@ -17,7 +17,7 @@ test: install  ## run the whole test suite (starts and stops its own object stor
 	@.venv/bin/pytest
 
 test-fast: install  ## unit tests only: no object store, no Airflow scheduler, no end-to-end runs
-	@.venv/bin/pytest -m "not objectstore and not airflow and not slow"
+	@.venv/bin/pytest -m "not objectstore and not airflow and not slow and not cluster"
 
 lint: install  ## ruff lint and format check
 	@.venv/bin/ruff check . && .venv/bin/ruff format --check .
