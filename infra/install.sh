@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One idempotent install step for a fresh machine: the project virtualenv (.venv) from the
-# frozen requirements.lock, the project itself (editable), and Spark's extra JVM jars (.jars/).
-# Re-running it does nothing when the lock and the jar list are unchanged.
+# frozen requirements.lock, the project itself (editable), Spark's extra JVM jars (.jars/), and the
+# front-end files of the lake's HTML pages (infra/web-assets/node_modules/).
+# Re-running it does nothing when the locks and the jar list are unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -37,6 +38,22 @@ if [[ ! -f "$JARS_DIR/.installed" || "$(cat "$JARS_DIR/.installed")" != "$(stamp
   mvn -q -B -f infra/jars/pom.xml dependency:copy-dependencies \
       -DexcludeTransitive=true -DoutputDirectory="$JARS_DIR"
   stamp infra/jars/pom.xml > "$JARS_DIR/.installed"
+  echo "    done in $(( $(date +%s) - started )) s"
+fi
+
+# Front-end files of the lake's HTML pages (Data Docs' Bootstrap, jQuery, bootstrap-table, Font Awesome,
+# Vega...) from the npm registry, exactly as pinned in infra/web-assets/package-lock.json, into
+# infra/web-assets/node_modules/ (git-ignored). govlake/web_assets.py copies what a site needs next to
+# its pages, so no page loads anything from the internet and nothing is downloaded at run time.
+# `npm ci` installs the lock and nothing else (no install scripts: see infra/web-assets/.npmrc).
+WEB_ASSETS=infra/web-assets
+web_assets_stamp() { stamp "$WEB_ASSETS/package.json" "$WEB_ASSETS/package-lock.json" "$WEB_ASSETS/.npmrc"; }
+if [[ ! -f $WEB_ASSETS/node_modules/.installed || "$(cat "$WEB_ASSETS/node_modules/.installed")" != "$(web_assets_stamp)" ]]; then
+  echo "==> web assets for offline pages (npm ci in $WEB_ASSETS)"
+  command -v npm >/dev/null || { echo "npm (Node.js) is required to install the web assets" >&2; exit 1; }
+  started=$(date +%s)
+  (cd "$WEB_ASSETS" && npm ci --loglevel=error --no-progress)
+  web_assets_stamp > "$WEB_ASSETS/node_modules/.installed"
   echo "    done in $(( $(date +%s) - started )) s"
 fi
 

@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import yaml
 
+from govlake import web_assets
 from govlake.config import Settings, Zone, load_settings
 from jobs.quality.suites import GX_PROJECT_DIR
 
@@ -110,7 +113,8 @@ def context_lock() -> threading.RLock:
 def open_project(settings: Settings | None = None) -> FileDataContext:
     """The versioned project as a FileDataContext, runtime output resolved to this lake's quality zone.
 
-    For interactive use (browse suites, rebuild Data Docs). Adding a data source to it rewrites
+    For interactive use (browse suites, rebuild Data Docs: then run :func:`make_data_docs_offline`, or
+    use :func:`build_data_docs`). Adding a data source to it rewrites
     ``expectations/great_expectations.yml``; pipelines use :func:`runtime_context` instead.
     """
     import great_expectations as gx
@@ -140,4 +144,62 @@ def build_data_docs(settings: Settings | None = None) -> str:
     with _lock:
         context = runtime_context(settings)
         context.build_data_docs(site_names=[DOCS_SITE])
+        make_data_docs_offline(settings)
     return data_docs_index(settings)
+
+
+# GX's templates load Bootstrap, jQuery, bootstrap-table, Font Awesome, Vega... from public CDNs and
+# its navbar logo from its own web server; offline, the index is two links and nothing else. After
+# every build the pages are pointed at copies inside the site (govlake.web_assets).
+_GX_WEB_ASSETS = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/"
+#: External URLs the site already holds a copy of: GX writes its static/images into every site. GX
+#: ships no dark-mode logo (full_logo_dark.png): the light one stands in.
+GX_SITE_FILES = {
+    f"{_GX_WEB_ASSETS}logo-long.png": "static/images/logo-long.png",
+    f"{_GX_WEB_ASSETS}full_logo_dark.png": "static/images/logo-long.png",
+}
+#: GX's stylesheets, rewritten into the site on every build (the pages inline them; the files stay).
+GX_STYLESHEETS = (
+    "static/styles/data_docs_default_styles.css",
+    "static/styles/data_docs_custom_styles_template.css",
+)
+
+
+def data_docs_root(settings: Settings | None = None) -> str:
+    """Path or ``s3a://`` URI of the Data Docs site's folder."""
+    return data_docs_index(settings).rsplit("/", 1)[0]
+
+
+def _site_page(context: AbstractDataContext, resource_identifier: Any) -> str | None:
+    """The site-relative path of the Data Docs page of ``resource_identifier``."""
+    index = context.get_docs_sites_urls(site_name=DOCS_SITE, only_if_exists=False)
+    page = context.get_docs_sites_urls(
+        resource_identifier=resource_identifier, site_name=DOCS_SITE, only_if_exists=False
+    )
+    if not index or not page or not index[0]["site_url"] or not page[0]["site_url"]:
+        return None
+    base = index[0]["site_url"].rsplit("/", 1)[0] + "/"
+    url = page[0]["site_url"]
+    return unquote(url[len(base) :]) if url.startswith(base) else None
+
+
+def make_data_docs_offline(
+    settings: Settings | None = None,
+    *,
+    context: AbstractDataContext | None = None,
+    resource_identifiers: Iterable[Any] | None = None,
+) -> web_assets.OfflineSite:
+    """Point the Data Docs pages at the site's own copies of their scripts, styles, fonts and logo.
+
+    With ``resource_identifiers`` (and the ``context`` that built them), only what a build for them
+    rewrote: the index, their pages and GX's stylesheets; otherwise every page of the site.
+    """
+    settings = settings or load_settings()
+    pages: list[str] | None = None
+    if resource_identifiers is not None and context is not None:
+        found = [_site_page(context, r) for r in resource_identifiers]
+        if all(found):  # a page GX could not name: process the whole site instead
+            pages = ["index.html", *(p for p in found if p), *GX_STYLESHEETS]
+    return web_assets.make_site_offline(
+        settings, data_docs_root(settings), pages=pages, site_files=GX_SITE_FILES
+    )

@@ -445,6 +445,9 @@ def validate_dataframe(
             if build_docs:
                 urls = ctx.get_docs_sites_urls(resource_identifier=key, site_name=gx_context.DOCS_SITE)
                 docs_url = urls[0]["site_url"] if urls else None
+                # GX's pages load their scripts and styles from CDNs: point them at the site's copies
+                built = [key, key.expectation_suite_identifier]  # what UpdateDataDocsAction rebuilds
+                gx_context.make_data_docs_offline(settings, context=ctx, resource_identifiers=built)
 
         outcomes = _outcomes(validation_result, gx_suite)
         if resolved.example_columns and not validation_result.success:
