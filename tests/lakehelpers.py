@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+
+from govlake.registry import load_registry
+
+DATASET = "household_registration"
+FILE_HASH = "a" * 64
 
 
 def publish_latest(lake: Any, *table_ids: str) -> None:
@@ -30,3 +36,50 @@ def run_build(lake: Any, step_name: str) -> dict[str, Any]:
 
     step = pipeline_graph(load_registry(lake.settings.registry_path)).step(step_name)
     return build(step, lake)["counts"]
+
+
+def household_rows(n: int, *, file_hash: str = FILE_HASH, start: int = 1) -> list[dict[str, Any]]:
+    """``n`` clean household_registration rows shaped like jobs.bronze.load's (strings + lineage)."""
+    ingested = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    return [
+        {
+            "record_no": f"R{i:06d}",
+            "id_number": None,
+            "name": f"张{i}",
+            "sex": "男" if i % 2 else "女",
+            "birth_date": "19800101",
+            "ethnicity": "汉族",
+            "address": "南京市玄武区",
+            "admin_code": "320102",
+            "phone": None,
+            "registered_on": "20200101",
+            "_source_id": "hh_3201",
+            "_prefecture": "3201",
+            "_batch_id": "batch-1",
+            "_file_hash": file_hash,
+            "_row_number": i,
+            "_ingested_at": ingested,
+        }
+        for i in range(start, start + n)
+    ]
+
+
+def bronze_schema() -> Any:
+    from pyspark.sql import types as T
+
+    dataset = load_registry().datasets[DATASET]
+    fields = [T.StructField(c, T.StringType(), True) for c in dataset.column_names]
+    fields.append(T.StructField("_extra", T.MapType(T.StringType(), T.StringType()), True))
+    lineage = ("_source_id", "_prefecture", "_batch_id", "_file_hash")
+    fields += [T.StructField(c, T.StringType(), True) for c in lineage]
+    fields += [
+        T.StructField("_row_number", T.IntegerType(), True),  # as jobs.bronze.load writes it
+        T.StructField("_ingested_at", T.TimestampType(), True),
+    ]
+    return T.StructType(fields)
+
+
+def write_table(spark: Any, path: str, rows: list[dict[str, Any]], mode: str = "overwrite") -> None:
+    schema = bronze_schema()
+    data = [tuple(r.get(f.name) for f in schema.fields) for r in rows]
+    spark.createDataFrame(data, schema=schema).write.format("delta").mode(mode).save(path)

@@ -27,7 +27,7 @@ from urllib.parse import unquote
 import yaml
 
 from govlake import web_assets
-from govlake.config import Settings, Zone, load_settings
+from govlake.config import Settings, load_settings
 from jobs.quality.suites import GX_PROJECT_DIR
 
 if TYPE_CHECKING:
@@ -47,8 +47,10 @@ _contexts: dict[str, AbstractDataContext] = {}
 
 
 def gx_runtime_root(settings: Settings | None = None) -> str:
-    """Where GX's runtime output goes: ``<quality zone>/gx``."""
-    return (settings or load_settings()).table_path(Zone.QUALITY, "gx")
+    """Where GX's runtime output goes: ``<quality zone>/gx`` (the catalogue's ``quality.gx``)."""
+    from govlake.lake import Lake
+
+    return Lake(settings or load_settings()).location("quality.gx")
 
 
 def _substitute(obj: Any, runtime_root: str) -> Any:
@@ -62,14 +64,12 @@ def _substitute(obj: Any, runtime_root: str) -> Any:
 
 
 def _s3_backend(settings: Settings, location: str) -> dict[str, Any]:
-    """A TupleS3StoreBackend for ``s3a://bucket/prefix`` (GX talks to S3 through boto3)."""
-    assert settings.s3 is not None
-    bucket, _, prefix = location.removeprefix("s3a://").partition("/")
+    """The lake's own store backend for ``s3a://bucket/prefix`` (GX 1.x has no S3 backend of its own)."""
     return {
-        "class_name": "TupleS3StoreBackend",
-        "bucket": bucket,
-        "prefix": prefix.strip("/"),
-        "boto3_options": {"endpoint_url": settings.s3.endpoint, "region_name": settings.s3.region},
+        "module_name": "jobs.quality.gx_store",
+        "class_name": "LakeStoreBackend",
+        "storage_root": settings.storage_root,
+        "base_location": location,
     }
 
 
@@ -99,6 +99,9 @@ def runtime_context(settings: Settings | None = None) -> AbstractDataContext:
         if context is None:
             import great_expectations as gx
 
+            from jobs.quality.gx_store import register_settings
+
+            register_settings(settings)
             context = gx.get_context(mode="ephemeral", project_config=runtime_project_config(settings))
             context.data_sources.add_spark(DATASOURCE, persist=False)  # the runner caches, and unpersists
             _contexts[key] = context
@@ -133,10 +136,8 @@ def data_docs_index(settings: Settings | None = None) -> str:
     """Path (local lake) or ``s3a://`` URI of the Data Docs site's index.html in the quality zone."""
     config = runtime_project_config(settings)
     backend = config["data_docs_sites"][DOCS_SITE]["store_backend"]
-    if "base_directory" in backend:
-        return f"{backend['base_directory'].rstrip('/')}/index.html"
-    prefix = f"{backend['prefix']}/" if backend["prefix"] else ""
-    return f"s3a://{backend['bucket']}/{prefix}index.html"
+    location = backend.get("base_directory") or backend["base_location"]
+    return f"{location.rstrip('/')}/index.html"
 
 
 def build_data_docs(settings: Settings | None = None) -> str:

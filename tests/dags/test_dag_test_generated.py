@@ -27,7 +27,7 @@ from dagtest_sources import DAGS_DIR
 
 from govlake.config import REPO_ROOT
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 SCRIPT = Path(__file__).with_name("_dag_test_generated.py")
 REGISTRY = REPO_ROOT / "registry" / "sources.yaml"
@@ -107,7 +107,7 @@ def outcome(truth: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> 
     migrate = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)
     assert migrate.returncode == 0, migrate.stderr[-3000:]
     proc = subprocess.run(
-        [sys.executable, SCRIPT, DAGS_DIR, result], env=env, capture_output=True, text=True, timeout=2100
+        [sys.executable, SCRIPT, DAGS_DIR, result], env=env, capture_output=True, text=True, timeout=3300
     )
     assert proc.returncode == 0, proc.stderr[-5000:]
     out = json.loads(result.read_text(encoding="utf-8"))
