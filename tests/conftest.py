@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,3 +51,53 @@ def spark(settings) -> Iterator:
     session = get_spark(settings, app_name="govlake-tests")
     yield session
     stop_spark()
+
+
+#: The one generated province the read-only modules share (scale and seed of the whole-lake tests).
+BUILT_SCALE, BUILT_SEED = 300, 11
+
+
+@dataclass(frozen=True)
+class BuiltLake:
+    """A lake built once per session by every step of the graph, from generated extracts."""
+
+    lake: Any  # govlake.lake.Lake
+    generated: Path  # the generator's folder: landing/ (as delivered) and truth/
+    runs: dict[str, Any]  # step name -> jobs.pipeline.run.StepRun
+    landed_between: tuple[datetime, datetime]  # when the ingest steps started and finished
+
+    def copy(self, target: Path) -> Any:  # -> govlake.lake.Lake
+        """A copy of the whole lake at ``target`` for a module that changes it (Delta tables move
+        with their folders: their logs hold relative paths)."""
+        from govlake.lake import Lake
+
+        shutil.copytree(self.lake.settings.storage_root, target)
+        return Lake(settings_at(target), self.lake.spark)
+
+
+@pytest.fixture(scope="session")
+def built_lake(spark, tmp_path_factory: pytest.TempPathFactory) -> BuiltLake:
+    """Generate a small province, deliver it, run every step of the pipeline graph once.
+
+    Modules that only read share it; a module that changes the lake takes ``built_lake.copy(...)``.
+    """
+    from govlake.lake import Lake
+    from govlake.registry import load_registry
+    from jobs.pipeline.graph import StepKind, pipeline_graph
+    from jobs.pipeline.run import run_steps
+    from synthetic.deliver import deliver_extracts
+    from synthetic.generator import generate
+
+    generated = tmp_path_factory.mktemp("built_generated")
+    generate(generated, BUILT_SCALE, BUILT_SEED, progress=False)
+    lake = Lake(settings_at(tmp_path_factory.mktemp("built_lake")), spark)
+    graph = pipeline_graph(load_registry(lake.settings.registry_path))
+    deliver_extracts(generated / "landing", lake)
+    started = datetime.now(UTC)
+    runs = {r.step.name: r for r in run_steps(graph, lake, graph.of_kind(StepKind.INGEST))}
+    landed = datetime.now(UTC)
+    later = [s for s in graph.steps if s.kind is not StepKind.INGEST]
+    runs |= {r.step.name: r for r in run_steps(graph, lake, later)}
+    failed = [name for name, run in runs.items() if run.failed]
+    assert not failed, f"the generated province fails gates: {failed}"
+    return BuiltLake(lake, generated, runs, (started, landed))

@@ -1,5 +1,6 @@
-"""End to end on generated extracts: every row accounted for against the generator's ground truth,
-re-runs change nothing, and the base libraries meet their matching targets."""
+"""End to end on generated extracts (the session's built lake): every row accounted for against the
+generator's ground truth, re-runs change nothing (on a copy of the lake), and the base libraries meet
+their matching targets."""
 
 from __future__ import annotations
 
@@ -13,12 +14,11 @@ from lakehelpers import run_build
 from govlake.lake import Lake
 from govlake.registry import load_registry
 
-# The silver fixture builds all three libraries inside one test's budget: allow for a slow machine.
+# The built lake runs every step inside the first test's budget: allow for a slow machine.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 # Truth reasons the bronze loader itself must catch (the rest are silver's business: bad checksums).
 BRONZE_REASONS = {"truncated_file", "truncated_row", "wrong_field_count"}
-SCALE, SEED = 300, 11
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
@@ -27,11 +27,14 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def lake(spark, own_lake) -> Lake:
-    """This module's own lake: other modules build silver tables in the session's lake, and the
-    figures here (crosswalk exactly once, matching against this generation's truth) need only
-    this module's extracts in it."""
-    return Lake(own_lake("e2e_lake"), spark)
+def lake(built_lake) -> Lake:
+    return built_lake.lake
+
+
+@pytest.fixture(scope="module")
+def rerun_lake(built_lake, tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    """A copy for the re-run checks: a re-run that did write would not leak into other modules."""
+    return built_lake.copy(tmp_path_factory.mktemp("e2e_rerun") / "lake")
 
 
 @pytest.fixture(scope="module")
@@ -48,23 +51,14 @@ def _run(graph, lake, kind):
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from synthetic.generator import generate
-
-    out = tmp_path_factory.mktemp("generated")
-    generate(out, SCALE, SEED, progress=False)
-    return out
+def generated(built_lake) -> Path:
+    return built_lake.generated
 
 
 @pytest.fixture(scope="module")
-def ingested(spark, lake, graph, generated):
-    from jobs.pipeline.graph import StepKind
-    from synthetic.deliver import deliver_extracts
-
-    delivered = deliver_extracts(generated / "landing", lake)
-    runs = _run(graph, lake, StepKind.INGEST)
-    assert not [r.step.name for r in runs if r.failed]
-    return delivered, [f for r in runs for f in r.files]
+def ingested(built_lake, generated):
+    delivered = sum(1 for p in (generated / "landing").rglob("*") if p.is_file())
+    return delivered, [f for run in built_lake.runs.values() for f in run.files]
 
 
 def test_every_row_is_accounted_for(spark, lake, generated, ingested):
@@ -110,10 +104,11 @@ def test_bronze_tables_hold_exactly_the_accepted_rows(spark, lake, ingested):
         assert table.where(table["_source_id"].isin(sources)).count() == expected, dataset
 
 
-def test_delivering_the_same_files_again_changes_nothing(spark, lake, graph, generated, ingested):
+def test_delivering_the_same_files_again_changes_nothing(spark, rerun_lake, graph, generated, ingested):
     from jobs.pipeline.graph import StepKind
     from synthetic.deliver import deliver_extracts
 
+    lake = rerun_lake
     path = lake.path("bronze.household_registration")
     before = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").count()
     publications = lake.publications()
@@ -126,11 +121,10 @@ def test_delivering_the_same_files_again_changes_nothing(spark, lake, graph, gen
 
 
 @pytest.fixture(scope="module")
-def silver(spark, lake, graph, ingested):
+def silver(built_lake):
     from jobs.pipeline.graph import StepKind
 
-    runs = _run(graph, lake, StepKind.BUILD)
-    assert not [r.step.name for r in runs if r.failed]
+    runs = [r for r in built_lake.runs.values() if r.step.kind is StepKind.BUILD and r.step.library]
     return {r.step.library: r.built["counts"] for r in runs}
 
 
@@ -193,7 +187,8 @@ def test_legal_person_industry_codes_carry_their_section(spark, lake, generated,
     assert compared >= len(truth) // 2, (compared, len(truth))
 
 
-def test_rebuilding_silver_on_the_same_bronze_writes_nothing(spark, lake, silver):
+def test_rebuilding_silver_on_the_same_bronze_writes_nothing(spark, rerun_lake, silver):
+    lake = rerun_lake
     paths = [lake.path(f"silver.population.{t}") for t in ("person_records", "crosswalk", "persons")]
     before = [spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for p in paths]
     again = run_build(lake, "silver.population")  # the build itself, past the up-to-date check

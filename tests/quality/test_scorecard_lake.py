@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import unicodedata
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,49 +25,26 @@ from govlake.registry import ColumnType, load_registry
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
-SCALE, SEED = 40, 13
 QUARANTINED = {"truncated_file", "truncated_row", "wrong_field_count"}
 CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
-def graph():
+def lake(built_lake):
+    """The session's built lake: generated, landed, loaded, libraries built through their gates,
+    scored once by the graph's quality.scorecard step."""
+    return built_lake.lake.settings, built_lake.generated, built_lake.landed_between
+
+
+@pytest.fixture(scope="module")
+def scored(spark, built_lake):
+    from govlake.registry import load_registry
     from jobs.pipeline.graph import pipeline_graph
-
-    return pipeline_graph(load_registry())
-
-
-@pytest.fixture(scope="module")
-def lake(spark, own_lake, graph, tmp_path_factory: pytest.TempPathFactory):
-    """Generate, land, load bronze, build the libraries through their gates (Data Docs): once."""
-    from govlake.lake import Lake
-    from jobs.pipeline.graph import StepKind
-    from jobs.pipeline.run import run_steps
-    from synthetic.deliver import deliver_extracts
-    from synthetic.generator import generate
-
-    settings = own_lake("scorecard_lake")
-    generated = tmp_path_factory.mktemp("scorecard_generated")
-    generate(generated, SCALE, SEED, progress=False)
-    landed_from = datetime.now(UTC)
-    lake = Lake(settings, spark)
-    deliver_extracts(generated / "landing", lake)
-    runs = list(run_steps(graph, lake, graph.of_kind(StepKind.INGEST)))
-    landed_until = datetime.now(UTC)
-    runs += list(run_steps(graph, lake, graph.of_kind(StepKind.BUILD)))
-    assert all(r.failed is None for r in runs), "the clean synthetic lake passes its gates"
-    return settings, generated, (landed_from, landed_until)
-
-
-@pytest.fixture(scope="module")
-def scored(spark, lake, graph):
-    from govlake.lake import Lake
     from jobs.pipeline.run import _run_job
 
-    settings, _, _ = lake
-    step = graph.step("quality.scorecard")
-    _, first = _run_job(step, Lake(settings, spark), run_id="first")
-    _, again = _run_job(step, Lake(settings, spark), run_id="again")  # nothing new published: no new run
+    first = built_lake.runs["quality.scorecard"].output
+    step = pipeline_graph(load_registry()).step("quality.scorecard")
+    _, again = _run_job(step, built_lake.lake, run_id="again")  # nothing new published: no new run
     return first, again
 
 
@@ -168,7 +145,7 @@ def test_figures_match_the_truth(spark, lake, scored):
     first, again = scored
     history = _history(spark, settings)
     assert history.select("run_id").distinct().count() == 1 and history.count() == first.cells
-    assert again.unchanged and again.run_id == "first" and again.province == first.province
+    assert again.unchanged and again.run_id == first.run_id and again.province == first.province
     totals = _totals(history)
     rows, files = _truth(generated, "rows.csv"), _truth(generated, "files.csv")
     accepted = [r for r in rows if r["invalid_reason"] not in QUARANTINED]
@@ -249,7 +226,7 @@ def test_report_command_prints_where_everything_is(spark, lake, scored, monkeypa
     # nothing was published since the first run: refreshing finds the lake unchanged, adds no run
     refreshed = CliRunner().invoke(app, ["quality", "report", "--refresh"])
     assert refreshed.exit_code == 0, refreshed.output
-    assert "scorecard unchanged: nothing was published since run first" in refreshed.output
+    assert f"scorecard unchanged: nothing was published since run {scored[0].run_id}" in refreshed.output
     assert _history(spark, settings).select("run_id").distinct().count() == 1
 
 

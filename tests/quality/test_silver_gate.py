@@ -1,4 +1,5 @@
-"""The silver quality gate end to end on generated extracts, in a lake of its own.
+"""The silver quality gate end to end on generated extracts: the session's built lake, and a copy of
+it for the batches that change it.
 
 A clean batch passes every silver suite and is published; a re-run builds and validates nothing. A
 later batch with a death certificate whose death precedes the birth (a `drop` expectation on person
@@ -18,7 +19,6 @@ from govlake.registry import load_registry
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
-SCALE, SEED = 60, 5
 LIBRARY_STEPS = ("silver.population", "silver.legal_persons", "silver.geography")
 ALL_TABLES = {
     f"silver.{library}.{table}"
@@ -32,9 +32,9 @@ ALL_TABLES = {
 
 
 @pytest.fixture(scope="module")
-def lake(spark, own_lake) -> Lake:
-    """A lake of this module's own: the session lake's exact counts belong to the e2e module."""
-    return Lake(own_lake("gated_lake"), spark)
+def lake(built_lake, tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    """A copy of the built lake: this module adds batches and breaks a build."""
+    return built_lake.copy(tmp_path_factory.mktemp("gated") / "lake")
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +45,8 @@ def graph():
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from synthetic.generator import generate
-
-    out = tmp_path_factory.mktemp("gate_generated")
-    generate(out, SCALE, SEED, progress=False)
-    return out
+def generated(built_lake) -> Path:
+    return built_lake.generated
 
 
 def _run(graph, lake, names=None):
@@ -62,11 +58,9 @@ def _run(graph, lake, names=None):
 
 
 @pytest.fixture(scope="module")
-def first_run(lake, graph, generated):
-    from synthetic.deliver import deliver_extracts
-
-    deliver_extracts(generated / "landing", lake)
-    return _run(graph, lake)
+def first_run(built_lake, lake):
+    """What the built lake's first run did (the copy holds its result)."""
+    return built_lake.runs
 
 
 def _served_counts(lake: Lake) -> dict[str, int]:
@@ -144,16 +138,16 @@ def test_an_implausible_record_is_dropped_and_the_rest_published(spark, lake, gr
 
     population = runs["silver.population"]
     assert population.failed is None
-    assert population.built["dropped"]["silver.population.person_records"] == {
-        "death_date_not_before_birth_date": 1
-    }
+    before_dropped = first_run["silver.population"].built["dropped"]["silver.population.person_records"]
+    dropped = population.built["dropped"]["silver.population.person_records"]
+    reversed_dates = "death_date_not_before_birth_date"
+    assert dropped.get(reversed_dates, 0) == before_dropped.get(reversed_dates, 0) + 1
     published = {p.table: p for p in population.gate.published}
-    assert (
-        published["silver.population.person_records"].delta_version
-        > before["silver.population.person_records"]
-    )
-    (quarantined,) = lake.read_latest("quarantine.silver_population").collect()
-    assert quarantined.expectation == "death_date_not_before_birth_date"
+    new_version = published["silver.population.person_records"].delta_version
+    assert new_version > before["silver.population.person_records"]
+    quarantine = lake.read_latest("quarantine.silver_population")
+    (quarantined,) = quarantine.where("row_json LIKE '%倒错者%'").collect()
+    assert quarantined.expectation == reversed_dates
     assert quarantined.record_key.startswith("health_death_records|") and "1980-01-01" in quarantined.row_json
     # exactly that record is missing from what is served, and no person was made of it
     served = lake.read_published("silver.population.person_records")
@@ -161,8 +155,8 @@ def test_an_implausible_record_is_dropped_and_the_rest_published(spark, lake, gr
     assert lake.read_published("silver.population.persons").where("name = '倒错者'").count() == 0
     # the validation and the gate's report say what was dropped and why
     outcome = next(o for o in population.gate.outcomes if o.table == "silver.population.person_records")
-    assert outcome.dropped == {"death_date_not_before_birth_date": 1} and outcome.passed
-    assert "DROPPED 1 row(s) breaking death_date_not_before_birth_date" in population.gate.report()
+    assert outcome.dropped == dropped and outcome.passed
+    assert f"DROPPED {dropped[reversed_dates]} row(s) breaking {reversed_dates}" in population.gate.report()
 
 
 def test_a_defective_build_fails_the_gate_and_the_published_version_stays(spark, lake, graph, first_run):

@@ -90,7 +90,7 @@ def test_province_level_sources_may_have_no_prefecture(spark):
         "sources": [
             {
                 "id": "ad_prov",
-                "department": "民政厅",
+                "department": "civil_affairs",
                 "dataset": "admin_divisions",
                 "prefecture": None,
                 "format": "csv",
@@ -101,7 +101,7 @@ def test_province_level_sources_may_have_no_prefecture(spark):
             },
             {
                 "id": "ad_3201",
-                "department": "南京市民政局",
+                "department": "civil_affairs",
                 "dataset": "admin_divisions",
                 "prefecture": "3201",
                 "format": "csv",
