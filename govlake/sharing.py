@@ -185,7 +185,9 @@ EMPTY = ShareDefinitions({}, {}, ())
 
 def _name(value: Any, where: str, what: str) -> str:
     if not isinstance(value, str) or not _NAME.match(value):
-        raise ShareDefinitionError(f"{where}: {what} {value!r} must be lower-case snake_case ({_NAME.pattern})")
+        raise ShareDefinitionError(
+            f"{where}: {what} {value!r} must be lower-case snake_case ({_NAME.pattern})"
+        )
     return value
 
 
@@ -213,7 +215,9 @@ def _parse_recipient(rid: str, spec: Any) -> Recipient:
     try:
         kind = RecipientKind(spec.get("kind"))
     except ValueError:
-        raise ShareDefinitionError(f"{where}: kind {spec.get('kind')!r} is not prefecture or department") from None
+        raise ShareDefinitionError(
+            f"{where}: kind {spec.get('kind')!r} is not prefecture or department"
+        ) from None
     ceiling = _grade(spec.get("ceiling"), where, "ceiling")
     if ceiling is Classification.CORE:
         raise ShareDefinitionError(
@@ -221,7 +225,9 @@ def _parse_recipient(rid: str, spec: Any) -> Recipient:
         )
     prefecture = str(spec["prefecture"]) if spec.get("prefecture") is not None else None
     if kind is RecipientKind.PREFECTURE and (prefecture is None or not _PREFECTURE.match(prefecture)):
-        raise ShareDefinitionError(f"{where}: prefecture {prefecture!r} is not a Jiangsu city code (3201-3213)")
+        raise ShareDefinitionError(
+            f"{where}: prefecture {prefecture!r} is not a Jiangsu city code (3201-3213)"
+        )
     if kind is RecipientKind.DEPARTMENT and prefecture is not None:
         raise ShareDefinitionError(f"{where}: a department recipient has no prefecture")
     return Recipient(
@@ -254,9 +260,7 @@ def _sharing_of(table: Table) -> SharingType | None:
     return table.sharing.type if table.sharing is not None else None
 
 
-def _parse_columns(
-    spec: Any, source: Table, recipient: Recipient, where: str
-) -> tuple[GrantColumn, ...]:
+def _parse_columns(spec: Any, source: Table, recipient: Recipient, where: str) -> tuple[GrantColumn, ...]:
     if not isinstance(spec, Mapping) or not spec:
         raise ShareDefinitionError(f"{where}: columns must list every shared column with its mask")
     columns = []
@@ -266,12 +270,16 @@ def _parse_columns(
         if isinstance(value, str):
             value = {"mask": value}
         if not isinstance(value, Mapping):
-            raise ShareDefinitionError(f"{cwhere}: give a mask ({', '.join(Mask)}) or {{from: ..., mask: ...}}")
+            raise ShareDefinitionError(
+                f"{cwhere}: give a mask ({', '.join(Mask)}) or {{from: ..., mask: ...}}"
+            )
         _keys(value, {"mask", "from"}, cwhere)
         try:
             mask = Mask(value.get("mask"))
         except ValueError:
-            raise ShareDefinitionError(f"{cwhere}: mask {value.get('mask')!r} is not one of {', '.join(Mask)}") from None
+            raise ShareDefinitionError(
+                f"{cwhere}: mask {value.get('mask')!r} is not one of {', '.join(Mask)}"
+            ) from None
         source_column = _name(value.get("from", name), cwhere, "from")
         source_grade = source.grade_of(source_column)
         grade = source_grade if mask is Mask.CLEAR else Classification.GENERAL
@@ -321,18 +329,24 @@ def parse_shares(doc: Mapping[str, Any] | None, tables: Mapping[str, Table]) -> 
                 _name(table_name, twhere, "name")
                 if not isinstance(tspec, Mapping):
                     raise ShareDefinitionError(f"{twhere}: must be a mapping")
-                _keys(tspec, {"source", "where", "located_by", "rows", "key", "columns", "description"}, twhere)
+                _keys(
+                    tspec, {"source", "where", "located_by", "rows", "key", "columns", "description"}, twhere
+                )
                 source_id = tspec.get("source")
                 source = tables.get(str(source_id))
                 if source is None:
-                    raise ShareDefinitionError(f"{twhere}: source {source_id!r} is not a table of the lake catalogue")
+                    raise ShareDefinitionError(
+                        f"{twhere}: source {source_id!r} is not a table of the lake catalogue"
+                    )
                 if not source.published:
                     raise ShareDefinitionError(
                         f"{twhere}: source {source.id} is not a published table (only gated versions are shared)"
                     )
                 kind = _sharing_of(source)
                 if kind is None:
-                    raise ShareDefinitionError(f"{twhere}: source {source.id} declares no sharing type in lake.yaml")
+                    raise ShareDefinitionError(
+                        f"{twhere}: source {source.id} declares no sharing type in lake.yaml"
+                    )
                 if kind is SharingType.NOT_SHARED:
                     basis = source.sharing.basis if source.sharing else ""
                     raise ShareDefinitionError(
@@ -490,9 +504,19 @@ def share_keys(settings: Settings) -> ShareKeys:
     """
     pseudonym_key, token_key = settings.share_pseudonym_key, settings.share_token_key
     if pseudonym_key and token_key:
-        return ShareKeys(_checked("GOVLAKE_SHARE_PSEUDONYM_KEY", pseudonym_key), _checked("GOVLAKE_SHARE_TOKEN_KEY", token_key))
+        return ShareKeys(
+            _checked("GOVLAKE_SHARE_PSEUDONYM_KEY", pseudonym_key),
+            _checked("GOVLAKE_SHARE_TOKEN_KEY", token_key),
+        )
     if not settings.is_embedded_default:
-        missing = [n for n, v in (("GOVLAKE_SHARE_PSEUDONYM_KEY", pseudonym_key), ("GOVLAKE_SHARE_TOKEN_KEY", token_key)) if not v]
+        missing = [
+            n
+            for n, v in (
+                ("GOVLAKE_SHARE_PSEUDONYM_KEY", pseudonym_key),
+                ("GOVLAKE_SHARE_TOKEN_KEY", token_key),
+            )
+            if not v
+        ]
         raise ConfigError(
             f"{', '.join(missing)} must be set for the lake at {settings.storage_root} "
             "(only the embedded demo lake generates its own sharing keys)"
@@ -505,6 +529,8 @@ def _embedded_keys(path: Path) -> ShareKeys:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
-            json.dump({"pseudonym_key": secrets.token_urlsafe(32), "token_key": secrets.token_urlsafe(32)}, fh)
+            json.dump(
+                {"pseudonym_key": secrets.token_urlsafe(32), "token_key": secrets.token_urlsafe(32)}, fh
+            )
     data = json.loads(path.read_text())
     return ShareKeys(data["pseudonym_key"].encode(), data["token_key"].encode())

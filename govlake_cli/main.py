@@ -63,7 +63,7 @@ def _graph(lake: Any) -> Any:  # -> jobs.pipeline.graph.Graph
     from govlake.registry import load_registry
     from jobs.pipeline.graph import pipeline_graph
 
-    return pipeline_graph(load_registry(lake.settings.registry_path))
+    return pipeline_graph(load_registry(lake.settings.registry_path), lake.catalogue)
 
 
 def _print_accounting(result: dict[str, Any]) -> None:

@@ -7,6 +7,9 @@ This module turns both into :class:`Table` and :class:`Location` entries; nothin
 builds a path. Which *version* of a table readers may see is the publication log's business
 (:mod:`govlake.lake.published`), keyed by the same table ids.
 
+The grant tables of ``registry/shares.yaml`` (:mod:`govlake.sharing`) are added as
+``share.grants.<share>.<recipient>.<schema>.<table>``: one per recipient of each shared table.
+
 A table id is ``<zone>.<library>.<name>`` for the libraries (``silver.population.persons``) and
 ``<zone>.<name>`` otherwise (``bronze.household_registration``, ``quality.validations``); its
 location is the id with dots as folders under the zone's root.
@@ -24,7 +27,15 @@ import yaml
 
 from govlake.config import REPO_ROOT, Settings, Zone
 from govlake.registry import Classification, Registry, RegistryError, Sharing, load_registry, parse_sharing
-from govlake.sharing import EMPTY, ShareDefinitionError, ShareDefinitions, parse_shares, read_shares_file, shares_file
+from govlake.sharing import (
+    EMPTY,
+    GRANTS,
+    ShareDefinitionError,
+    ShareDefinitions,
+    parse_shares,
+    read_shares_file,
+    shares_file,
+)
 
 DEFAULT_LAKE_FILE = REPO_ROOT / "registry" / "lake.yaml"
 #: One bronze row: the extract (by content hash) and the row number inside it.
@@ -79,8 +90,8 @@ class Table:
     @property
     def asset(self) -> str:
         """The Airflow asset its publication is announced on: ``bronze.<dataset>``, ``silver.<library>``."""
-        if self.zone in _LIBRARY_ZONES and self.library:
-            return f"{self.zone.value}.{self.library}"
+        if self.library and (self.zone in _LIBRARY_ZONES or self.id.startswith(GRANTS + ".")):
+            return f"{self.zone.value}.{self.library}"  # silver.population, share.grants
         return self.id
 
 
@@ -195,7 +206,9 @@ def _bronze_tables(registry: Registry) -> dict[str, Table]:
     return tables
 
 
-def _table_sharing(spec: dict[str, Any], where: str) -> tuple[Sharing | None, tuple[tuple[str, Classification], ...]]:
+def _table_sharing(
+    spec: dict[str, Any], where: str
+) -> tuple[Sharing | None, tuple[tuple[str, Classification], ...]]:
     raw = spec.get("sharing")
     if raw is None:
         return None, ()

@@ -169,7 +169,9 @@ class AuditLog:
             commit = CommitProperties(custom_metadata={_HEAD_SEQ: str(seq), _HEAD_HASH: prev})
             try:
                 if table is None:
-                    write_deltalake(uri, data, mode="error", storage_options=options, commit_properties=commit)
+                    write_deltalake(
+                        uri, data, mode="error", storage_options=options, commit_properties=commit
+                    )
                 else:
                     # Replacing "rows after the head" (there are none) makes the commit conflict with
                     # any concurrent append instead of forking the chain; stats prune every file.
@@ -253,8 +255,10 @@ def verify_rows(rows: list[dict[str, Any]], key: bytes) -> Verification:
     for row in rows:
         seq = row.get("seq")
         if seq != expected_seq:
-            problem = "duplicate sequence number" if seq is not None and seq < expected_seq else (
-                f"sequence jumps from {expected_seq - 1} to {seq}: rows removed"
+            problem = (
+                "duplicate sequence number"
+                if seq is not None and seq < expected_seq
+                else (f"sequence jumps from {expected_seq - 1} to {seq}: rows removed")
             )
             return Verification(len(rows), prev, expected_seq if seq is None else seq, problem)
         if row.get("prev_hash") != prev:
@@ -265,7 +269,9 @@ def verify_rows(rows: list[dict[str, Any]], key: bytes) -> Verification:
     return Verification(len(rows), prev)
 
 
-def iter_events(settings: Settings, catalogue: Catalogue, event: str | None = None) -> Iterator[dict[str, Any]]:
+def iter_events(
+    settings: Settings, catalogue: Catalogue, event: str | None = None
+) -> Iterator[dict[str, Any]]:
     for row in read_audit(settings, catalogue):
         if event is None or row["event"] == event:
             yield row

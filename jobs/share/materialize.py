@@ -53,7 +53,13 @@ def commit_metadata(spark: SparkSession, path: str, version: int) -> dict[str, A
     """The JSON a grant build recorded in commit ``version`` ({} if none)."""
     from delta.tables import DeltaTable
 
-    row = DeltaTable.forPath(spark, path).history().where(f"version = {int(version)}").select("userMetadata").first()
+    row = (
+        DeltaTable.forPath(spark, path)
+        .history()
+        .where(f"version = {int(version)}")
+        .select("userMetadata")
+        .first()
+    )
     try:
         return json.loads(row[0]) if row and row[0] else {}
     except ValueError:
@@ -64,7 +70,9 @@ def grant_state(lake: Lake, grant: Grant, published: dict[str, Any]) -> GrantSta
     latest = lake.latest_version(grant.table_id)
     publication = published.get(grant.table_id)
     version = publication.delta_version if publication else None
-    built_from = commit_metadata(lake.spark, lake.path(grant.table_id), version) if version is not None else {}
+    built_from = (
+        commit_metadata(lake.spark, lake.path(grant.table_id), version) if version is not None else {}
+    )
     return GrantState(latest, version, built_from)
 
 
@@ -86,7 +94,12 @@ def _same_schema(spark: SparkSession, path: str, frame: DataFrame) -> bool:
 
 
 def write_grant(
-    spark: SparkSession, path: str, frame: DataFrame, grant: Grant, metadata: dict[str, Any], restore_to: int | None
+    spark: SparkSession,
+    path: str,
+    frame: DataFrame,
+    grant: Grant,
+    metadata: dict[str, Any],
+    restore_to: int | None,
 ) -> dict[str, int]:
     """Bring the grant table at ``path`` to ``frame`` in one commit (after a restore, if asked)."""
     from delta.tables import DeltaTable
