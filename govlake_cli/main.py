@@ -17,6 +17,7 @@ import typer
 
 from govlake.config import REPO_ROOT, ConfigError, Settings, Zone, load_settings
 from govlake_cli.quality import quality_app, report_locations
+from govlake_cli.share import demo_profile, share_app
 from synthetic.cli import generate
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 app.command("generate")(generate)
 app.add_typer(quality_app, name="quality")
+app.add_typer(share_app, name="share")
 
 GENERATED = REPO_ROOT / ".data" / "generated"
 
@@ -37,8 +39,9 @@ def _expected_errors() -> tuple[type[Exception], ...]:
     from govlake.registry import RegistryError
     from govlake.spark import SparkJarsMissing
     from jobs.pipeline.graph import GraphError
+    from jobs.share.tokens import TokenError
 
-    return (CommandError, ConfigError, RegistryError, CatalogueError, GraphError, SparkJarsMissing)
+    return (CommandError, ConfigError, RegistryError, CatalogueError, GraphError, SparkJarsMissing, TokenError)
 
 
 def main() -> None:
@@ -239,6 +242,7 @@ def demo(
     typer.echo(f"delivered {delivered} files to {settings.zone(Zone.LANDING)}")
     failed = _run(lake, list(_graph(lake).steps), "run: every step of the pipeline graph")
     _print_match_quality(lake, GENERATED / "truth")
+    demo_profile(lake)
     _finish(lake, failed)
 
 

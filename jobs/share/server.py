@@ -43,6 +43,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
 from govlake.config import Settings
 from govlake.lake.catalogue import Catalogue
 from govlake.lake.published import PUBLICATIONS
@@ -51,9 +54,6 @@ from govlake.storage import read_bytes
 from jobs.share.audit import AuditLog
 from jobs.share.deltars import open_table
 from jobs.share.tokens import TokenState, TokenStore
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
 
 log = logging.getLogger("govlake.share.server")
 
@@ -604,9 +604,6 @@ class SharingServer:
 
 
 def create_app(server: SharingServer) -> FastAPI:
-    from fastapi import FastAPI, Request
-    from fastapi.responses import FileResponse, JSONResponse, Response
-
     app = FastAPI(title="govlake Delta Sharing", docs_url=None, redoc_url=None, openapi_url=None)
 
     def error(exc: ApiError) -> Response:
