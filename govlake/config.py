@@ -14,8 +14,8 @@ GOVLAKE_SPARK_MASTER      Spark master URL                                     `
 GOVLAKE_JARS_DIR          where infra/install.sh put the Spark jars            ``<repo>/.jars``
 GOVLAKE_REGISTRY          the source registry file                             ``registry/sources.yaml``
 GOVLAKE_SHARES            the share definitions (who receives what)            ``registry/shares.yaml``
-GOVLAKE_SHARE_PSEUDONYM_KEY  key of the recipients' HMAC-SHA256 pseudonyms     (generated for the embedded lake)
-GOVLAKE_SHARE_TOKEN_KEY   key for recipient token hashes, URL signatures, audit (generated for the embedded lake)
+GOVLAKE_SHARE_PSEUDONYM_KEY  key of the recipients' pseudonyms (HMAC-SHA256)  (generated for ``.lake``)
+GOVLAKE_SHARE_TOKEN_KEY   key of token hashes, file-URL signatures, audit      (generated for ``.lake``)
 ========================  ===================================================  ==========================
 """
 

@@ -340,7 +340,8 @@ def parse_shares(doc: Mapping[str, Any] | None, tables: Mapping[str, Table]) -> 
                     )
                 if not source.published:
                     raise ShareDefinitionError(
-                        f"{twhere}: source {source.id} is not a published table (only gated versions are shared)"
+                        f"{twhere}: source {source.id} is not a published table "
+                        "(only gated versions are shared)"
                     )
                 kind = _sharing_of(source)
                 if kind is None:

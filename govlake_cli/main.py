@@ -41,7 +41,15 @@ def _expected_errors() -> tuple[type[Exception], ...]:
     from jobs.pipeline.graph import GraphError
     from jobs.share.tokens import TokenError
 
-    return (CommandError, ConfigError, RegistryError, CatalogueError, GraphError, SparkJarsMissing, TokenError)
+    return (
+        CommandError,
+        ConfigError,
+        RegistryError,
+        CatalogueError,
+        GraphError,
+        SparkJarsMissing,
+        TokenError,
+    )
 
 
 def main() -> None:

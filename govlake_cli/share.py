@@ -1,12 +1,12 @@
 """``govlake share ...``: serve the share zone over Delta Sharing, manage recipient tokens, verify the audit.
 
-    govlake share serve [--host 127.0.0.1] [--port 8800] [--url-ttl 600] [--public-url URL]
-    govlake share publish                      run the share.publish step (build grants -> gate)
-    govlake share token create RECIPIENT [--days 90] [--profile FILE] [--endpoint URL]
-    govlake share token rotate TOKEN_ID [--grace-hours 24] [--profile FILE]
-    govlake share token revoke TOKEN_ID
-    govlake share token list
-    govlake share audit verify
+govlake share serve [--host 127.0.0.1] [--port 8800] [--url-ttl 600] [--public-url URL]
+govlake share publish                      run the share.publish step (build grants -> gate)
+govlake share token create RECIPIENT [--days 90] [--profile FILE] [--endpoint URL]
+govlake share token rotate TOKEN_ID [--grace-hours 24] [--profile FILE]
+govlake share token revoke TOKEN_ID
+govlake share token list
+govlake share audit verify
 """
 
 from __future__ import annotations
@@ -20,9 +20,13 @@ import typer
 
 from govlake.config import REPO_ROOT, load_settings
 
-share_app = typer.Typer(help="Delta Sharing: serve grants, manage recipient tokens, verify the audit.", no_args_is_help=True)
+share_app = typer.Typer(
+    help="Delta Sharing: serve grants, manage recipient tokens, verify the audit.", no_args_is_help=True
+)
 token_app = typer.Typer(help="Recipients' bearer tokens (stored only as keyed hashes).", no_args_is_help=True)
-audit_app = typer.Typer(help="The hash-chained audit of every sharing request and token change.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="The hash-chained audit of every sharing request and token change.", no_args_is_help=True
+)
 share_app.add_typer(token_app, name="token")
 share_app.add_typer(audit_app, name="audit")
 
@@ -64,7 +68,9 @@ def serve(
     host: Annotated[str, typer.Option(help="address to bind (loopback unless told otherwise)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = DEFAULT_PORT,
     url_ttl: Annotated[int, typer.Option(min=1, help="seconds a file URL stays valid (keep it short)")] = 600,
-    public_url: Annotated[str | None, typer.Option(help="base URL recipients reach (default http://host:port)")] = None,
+    public_url: Annotated[
+        str | None, typer.Option(help="base URL recipients reach (default http://host:port)")
+    ] = None,
     s3_public_endpoint: Annotated[
         str | None, typer.Option(help="object-store endpoint recipients reach, for pre-signed URLs")
     ] = None,
@@ -79,7 +85,9 @@ def serve(
     server = SharingServer(
         settings, lake.catalogue, keys, base_url=base, url_ttl=url_ttl, s3_public_endpoint=s3_public_endpoint
     )
-    typer.echo(f"Delta Sharing endpoint {base}/delta-sharing  (file URLs live {url_ttl}s; audit: share.audit)")
+    typer.echo(
+        f"Delta Sharing endpoint {base}/delta-sharing  (file URLs live {url_ttl}s; audit: share.audit)"
+    )
     uvicorn.run(create_app(server), host=host, port=port, log_level="info")
 
 
@@ -100,7 +108,9 @@ def token_create(
     recipient: Annotated[str, typer.Argument(help="a recipient id of registry/shares.yaml")],
     days: Annotated[int, typer.Option(min=1, help="lifetime in days")] = 90,
     profile: Annotated[Path | None, typer.Option(help="write a Delta Sharing profile file here")] = None,
-    endpoint: Annotated[str, typer.Option(help="server URL for the profile")] = f"http://127.0.0.1:{DEFAULT_PORT}",
+    endpoint: Annotated[
+        str, typer.Option(help="server URL for the profile")
+    ] = f"http://127.0.0.1:{DEFAULT_PORT}",
 ) -> None:
     """Create a bearer token for a recipient; it is printed once and stored only as a hash."""
     token, state = _store().create(recipient, timedelta(days=days))
@@ -117,11 +127,16 @@ def token_rotate(
     grace_hours: Annotated[float, typer.Option(min=0, help="hours the old token keeps working")] = 24,
     days: Annotated[int, typer.Option(min=1, help="lifetime of the new token in days")] = 90,
     profile: Annotated[Path | None, typer.Option(help="write the new token's profile file here")] = None,
-    endpoint: Annotated[str, typer.Option(help="server URL for the profile")] = f"http://127.0.0.1:{DEFAULT_PORT}",
+    endpoint: Annotated[
+        str, typer.Option(help="server URL for the profile")
+    ] = f"http://127.0.0.1:{DEFAULT_PORT}",
 ) -> None:
     """Replace a token: a new one now, the old one refused after the grace window."""
     token, state = _store().rotate(token_id, timedelta(hours=grace_hours), timedelta(days=days))
-    typer.echo(f"token {token_id} replaced by {state.token_id} ({state.recipient}); old one valid {grace_hours}h more")
+    typer.echo(
+        f"token {token_id} replaced by {state.token_id} ({state.recipient}); "
+        f"the old one stays valid {grace_hours}h"
+    )
     if profile is not None:
         typer.echo(f"profile file: {_write_profile(profile, endpoint, token, state.expires_at)}")
     else:
@@ -145,7 +160,10 @@ def token_list() -> None:
 
     now = datetime.now(UTC)
     for state in sorted(_store().states().values(), key=lambda s: (s.recipient, s.created_at)):
-        typer.echo(f"{state.token_id}  {state.recipient:<20} created {state.created_at:%Y-%m-%d %H:%M}  {state.status(now)}")
+        typer.echo(
+            f"{state.token_id}  {state.recipient:<20} "
+            f"created {state.created_at:%Y-%m-%d %H:%M}  {state.status(now)}"
+        )
 
 
 @audit_app.command("verify")
@@ -161,7 +179,7 @@ def audit_verify() -> None:
 
 
 def demo_profile(lake: Any) -> None:
-    """For `govlake demo`: a token and profile file for one recipient, and the line of Python that reads it."""
+    """For `govlake demo`: a recipient's token and profile file, and one line of Python reading a share."""
     from govlake.sharing import share_keys
     from jobs.share.tokens import TokenStore
 
@@ -173,11 +191,15 @@ def demo_profile(lake: Any) -> None:
         return
     store = TokenStore(lake.settings, lake.catalogue, share_keys(lake.settings))
     token, state = store.create(grant.recipient, timedelta(days=7), note="govlake demo")
-    path = _write_profile(PROFILES / f"{grant.recipient}.share", f"http://127.0.0.1:{DEFAULT_PORT}", token, state.expires_at)
-    typer.echo(f"sharing: {len(published.keys() & {g.table_id for g in shares.grants})} grant table(s) published")
+    path = _write_profile(
+        PROFILES / f"{grant.recipient}.share", f"http://127.0.0.1:{DEFAULT_PORT}", token, state.expires_at
+    )
+    typer.echo(
+        f"sharing: {len(published.keys() & {g.table_id for g in shares.grants})} grant table(s) published"
+    )
     typer.echo(f"  profile file for {grant.recipient}: {path}")
     typer.echo("  start the server:  .venv/bin/govlake share serve")
     typer.echo(
-        "  read a share:      .venv/bin/python -c \"import delta_sharing; "
+        '  read a share:      .venv/bin/python -c "import delta_sharing; '
         f"print(delta_sharing.load_as_pandas('{path}#{grant.share}.{grant.schema}.{grant.table}'))\""
     )

@@ -12,8 +12,8 @@ serialises appenders and whoever holds it commits every row waiting (group commi
 commit for all requests that arrived meanwhile). Across processes (the server, the CLI's token
 commands, the share step), each commit replaces "the rows after the head it read at version N"
 (there are none): delta-rs refuses it when another writer added rows after N ("a concurrent
-transaction added new data"), and the appender re-reads the head and retries. A row is committed before the response that it records
-is sent: an access that cannot be recorded is refused.
+transaction added new data"), and the appender re-reads the head and retries. A row is committed
+before the response it records is sent: an access that cannot be recorded is refused.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from govlake.config import Settings
 from govlake.sharing import ShareKeys
@@ -107,7 +107,7 @@ class _Pending:
 class AuditLog:
     """Appends hash-chained rows to ``share.audit`` (thread-safe; safe beside other processes)."""
 
-    _locks: dict[str, threading.Lock] = {}
+    _locks: ClassVar[dict[str, threading.Lock]] = {}
     _registry_lock = threading.Lock()
 
     def __init__(self, settings: Settings, catalogue: Catalogue, keys: ShareKeys) -> None:

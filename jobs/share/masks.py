@@ -18,7 +18,10 @@ if TYPE_CHECKING:
 _BLOCK = 64  # SHA-256 block size in bytes
 _IPAD, _OPAD = "_share_ipad", "_share_opad"
 #: An 18-character citizen ID anywhere in a value (Java regex; GB 11643 area, birth date, sequence).
-RAW_ID_PATTERN = r"(?<![0-9])[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx](?![0-9])"
+RAW_ID_PATTERN = (
+    r"(?<![0-9])[1-9][0-9]{5}(18|19|20)[0-9]{2}"
+    r"(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx](?![0-9])"
+)
 
 
 def padded_keys(key: bytes) -> tuple[bytes, bytes]:

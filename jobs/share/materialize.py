@@ -167,10 +167,10 @@ def build_grants(ctx: StepContext) -> dict[str, Any]:
         policy = grant.policy_hash(keys.fingerprint)
         state = grant_state(lake, grant, published)
         built = {"source": grant.source, "source_version": source_version, "policy": policy}
-        if state.published is not None and state.latest == state.published:
-            if {k: state.built_from.get(k) for k in built} == built:
-                counts[grant.table_id] = {"unchanged": state.published}
-                continue
+        unchanged = {k: state.built_from.get(k) for k in built} == built
+        if state.published is not None and state.latest == state.published and unchanged:
+            counts[grant.table_id] = {"unchanged": state.published}
+            continue
         frame = apply_grant(source, grant, keys.pseudonym_key_for(grant.recipient))
         metadata = {**built, "run_id": ctx.run_id, "step": ctx.step, "recipient": grant.recipient}
         restore_to = state.published if state.latest != state.published else None

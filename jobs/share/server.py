@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -325,7 +325,8 @@ class SharingServer:
             if published.version == asked:
                 return published
         raise _bad(
-            f"version {asked} of this table is not published (published: {sorted({p.version for p in versions})})"
+            f"version {asked} of this table is not published "
+            f"(published: {sorted({p.version for p in versions})})"
         )
 
     def _lines_head(
@@ -338,7 +339,8 @@ class SharingServer:
         inputs = ", ".join(f"{t} v{v}" for t, v in sorted(published.inputs.items()) if t == grant.source)
         description = (
             f"{grant.description}. Version {published.version}, published "
-            f"{published.published_at.isoformat()} after validation run {published.run_id}; built from {inputs or grant.source}."
+            f"{published.published_at.isoformat()} after validation run {published.run_id}; "
+            f"built from {inputs or grant.source}."
         )
         if fmt == "parquet":
             meta: dict[str, Any] = {
@@ -381,7 +383,7 @@ class SharingServer:
         return table is not None and table.protocol().min_reader_version > 1
 
     def table_version(self, recipient: str, share: str, schema: str, table: str, note: AuditNote) -> int:
-        grant, versions = self._grant(recipient, share, schema, table)
+        _, versions = self._grant(recipient, share, schema, table)
         note.version = versions[-1].version
         return versions[-1].version
 
@@ -526,7 +528,8 @@ class SharingServer:
             restored_to = str((info.get("operationParameters") or {}).get("version", ""))
             if info.get("operation") != "RESTORE" or restored_to != str(previous):
                 raise _bad(
-                    f"the changes between published versions {previous} and {version} are not available; read version {version}"
+                    f"the changes between published versions {previous} and {version} are not available; "
+                    f"read version {version}"
                 )
         cdc = [("cdf", a["cdc"]) for a in actions if "cdc" in a]
         if cdc:

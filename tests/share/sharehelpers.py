@@ -95,12 +95,42 @@ def persons_rows(changed_phone: dict[str, str] | None = None) -> list[tuple[Any,
     for i, (pid, area, born, name, sex, phone) in enumerate(PEOPLE):
         phone = (changed_phone or {}).get(pid, phone)
         rows.append(
-            (pid, citizen_id(area, born, 10 + i), name, sex, born, None, "汉", f"{area}某路{i}号", area, phone,
-             f"h{i}", since, None, True)
+            (
+                pid,
+                citizen_id(area, born, 10 + i),
+                name,
+                sex,
+                born,
+                None,
+                "汉",
+                f"{area}某路{i}号",
+                area,
+                phone,
+                f"h{i}",
+                since,
+                None,
+                True,
+            )
         )
     # an earlier version of p01 (not current): must never reach a recipient
-    rows.append(("p01", citizen_id("320102", date(1980, 1, 2), 10), "张三", "1", date(1980, 1, 2), None, "汉",
-                 "旧址", "320102", "13000000000", "old", datetime(2020, 1, 1), since, False))
+    rows.append(
+        (
+            "p01",
+            citizen_id("320102", date(1980, 1, 2), 10),
+            "张三",
+            "1",
+            date(1980, 1, 2),
+            None,
+            "汉",
+            "旧址",
+            "320102",
+            "13000000000",
+            "old",
+            datetime(2020, 1, 1),
+            since,
+            False,
+        )
+    )
     return rows
 
 
@@ -116,8 +146,22 @@ def address_rows(n: int, seed: int = 7) -> list[tuple[Any, ...]]:
     rnd = random.Random(seed)
     now = datetime(2025, 6, 30)
     return [
-        ("320102", f"A{rnd.getrandbits(64):016x}", f"南京市玄武区某路{i}号", "WGS84", 118.7 + rnd.random() / 10,
-         32.0 + rnd.random() / 10, None, False, "nr_address", now, True, "8a309a6b1c0ffff", "3201", f"r{i}")
+        (
+            "320102",
+            f"A{rnd.getrandbits(64):016x}",
+            f"南京市玄武区某路{i}号",
+            "WGS84",
+            118.7 + rnd.random() / 10,
+            32.0 + rnd.random() / 10,
+            None,
+            False,
+            "nr_address",
+            now,
+            True,
+            "8a309a6b1c0ffff",
+            "3201",
+            f"r{i}",
+        )
         for i in range(n)
     ]
 

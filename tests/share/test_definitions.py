@@ -73,7 +73,9 @@ def test_a_share_may_not_include_a_not_shared_dataset():
 
 def test_a_raw_id_above_the_ceiling_is_refused():
     def edit(doc):
-        doc["shares"]["residents_back"]["schemas"]["population"]["residents"]["columns"]["id_number"] = "clear"
+        doc["shares"]["residents_back"]["schemas"]["population"]["residents"]["columns"]["id_number"] = (
+            "clear"
+        )
 
     message = _broken(edit)
     assert "share residents_back table population.residents column id_number" in message
@@ -83,20 +85,50 @@ def test_a_raw_id_above_the_ceiling_is_refused():
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (lambda d: d["shares"]["residents_back"].pop("approval"), "share residents_back: approval is missing"),
-        (lambda d: d["shares"]["residents_back"]["schemas"]["population"]["residents"].pop("located_by"),
-         "recipient nanjing: a prefecture sees only rows located in it"),
-        (lambda d: d["shares"]["residents_back"]["recipients"].append("nobody"), "recipient 'nobody' is not declared"),
-        (lambda d: d["recipients"]["health"].update(ceiling="core"), "recipient health: ceiling core is refused"),
-        (lambda d: d["recipients"]["nanjing"].update(prefecture="1101"), "recipient nanjing: prefecture '1101'"),
-        (lambda d: d["shares"]["health_stats"]["schemas"]["population"]["persons"]["columns"].update(sex="blur"),
-         "column sex: mask 'blur'"),
-        (lambda d: d["shares"]["health_stats"]["schemas"]["population"]["persons"].update(source="silver.nope"),
-         "source 'silver.nope' is not a table"),
-        (lambda d: d["shares"]["health_stats"]["schemas"]["population"]["persons"].update(source="quality.validations"),
-         "not a published table"),
-        (lambda d: d["shares"]["residents_back"]["schemas"]["population"]["residents"]["columns"].update(
-            admin_code="mask_id"), "located_by 'admin_code' must be a shared column, clear"),
+        (
+            lambda d: d["shares"]["residents_back"].pop("approval"),
+            "share residents_back: approval is missing",
+        ),
+        (
+            lambda d: d["shares"]["residents_back"]["schemas"]["population"]["residents"].pop("located_by"),
+            "recipient nanjing: a prefecture sees only rows located in it",
+        ),
+        (
+            lambda d: d["shares"]["residents_back"]["recipients"].append("nobody"),
+            "recipient 'nobody' is not declared",
+        ),
+        (
+            lambda d: d["recipients"]["health"].update(ceiling="core"),
+            "recipient health: ceiling core is refused",
+        ),
+        (
+            lambda d: d["recipients"]["nanjing"].update(prefecture="1101"),
+            "recipient nanjing: prefecture '1101'",
+        ),
+        (
+            lambda d: d["shares"]["health_stats"]["schemas"]["population"]["persons"]["columns"].update(
+                sex="blur"
+            ),
+            "column sex: mask 'blur'",
+        ),
+        (
+            lambda d: d["shares"]["health_stats"]["schemas"]["population"]["persons"].update(
+                source="silver.nope"
+            ),
+            "source 'silver.nope' is not a table",
+        ),
+        (
+            lambda d: d["shares"]["health_stats"]["schemas"]["population"]["persons"].update(
+                source="quality.validations"
+            ),
+            "not a published table",
+        ),
+        (
+            lambda d: d["shares"]["residents_back"]["schemas"]["population"]["residents"]["columns"].update(
+                admin_code="mask_id"
+            ),
+            "located_by 'admin_code' must be a shared column, clear",
+        ),
     ],
 )
 def test_errors_name_the_share_or_recipient_and_the_field(edit, expected):
@@ -108,8 +140,14 @@ def test_keys_come_from_the_environment_and_are_required_off_the_embedded_lake(t
     with pytest.raises(ConfigError, match="GOVLAKE_SHARE_PSEUDONYM_KEY, GOVLAKE_SHARE_TOKEN_KEY must be set"):
         share_keys(load_settings(env))
     with pytest.raises(ConfigError, match="too short"):
-        share_keys(load_settings({**env, "GOVLAKE_SHARE_PSEUDONYM_KEY": "short", "GOVLAKE_SHARE_TOKEN_KEY": "x" * 40}))
-    settings = load_settings({**env, "GOVLAKE_SHARE_PSEUDONYM_KEY": "p" * 40, "GOVLAKE_SHARE_TOKEN_KEY": "t" * 40})
+        share_keys(
+            load_settings(
+                {**env, "GOVLAKE_SHARE_PSEUDONYM_KEY": "short", "GOVLAKE_SHARE_TOKEN_KEY": "x" * 40}
+            )
+        )
+    settings = load_settings(
+        {**env, "GOVLAKE_SHARE_PSEUDONYM_KEY": "p" * 40, "GOVLAKE_SHARE_TOKEN_KEY": "t" * 40}
+    )
     keys = share_keys(settings)
     assert "p" * 40 not in repr(settings) and "t" * 40 not in repr(settings) and "pppp" not in repr(keys)
     # per recipient: the same person joins across one recipient's tables, not across recipients
@@ -130,7 +168,9 @@ def test_tokens_and_audit_chain_without_spark(tmp_path):
     store = TokenStore(settings, catalogue, keys)
     token, state = store.create("nanjing", timedelta(days=1))
     assert store.authenticate(token) == (store.states()[state.token_id], None)
-    assert token not in str(DeltaTable(catalogue.path("share.tokens", settings)).to_pyarrow_table().to_pylist())
+    assert token not in str(
+        DeltaTable(catalogue.path("share.tokens", settings)).to_pyarrow_table().to_pylist()
+    )
     assert store.authenticate(token + "x")[1] == "unknown bearer token"
     with pytest.raises(TokenError, match="no recipient 'nobody'"):
         store.create("nobody")

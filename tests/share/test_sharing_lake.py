@@ -30,7 +30,9 @@ from sharehelpers import (
 PERSONS = "silver.population.persons"
 ADDRESSES = "silver.geography.address_points"
 RESIDENTS_NJ = "share.grants.residents_back.nanjing.population.residents"
-RAW_ID = re.compile(r"(?<![0-9])[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx](?![0-9])")
+RAW_ID = re.compile(
+    r"(?<![0-9])[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx](?![0-9])"
+)
 
 
 @dataclass
@@ -52,7 +54,9 @@ class World:
 
     def post(self, path: str, token: str, body: dict[str, Any], **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
-        return requests.post(f"{self.url}/delta-sharing{path}", json=body, headers=headers, timeout=60, **kwargs)
+        return requests.post(
+            f"{self.url}/delta-sharing{path}", json=body, headers=headers, timeout=60, **kwargs
+        )
 
     def publish_step(self) -> Any:
         from jobs.pipeline.run import run_steps
@@ -75,7 +79,9 @@ def world(spark, own_lake, tmp_path_factory) -> Any:
     registry = load_registry(settings.registry_path)
     catalogue = load_catalogue(registry, shares=shares)
     lake = Lake(settings, spark, catalogue)
-    spark.createDataFrame(persons_rows(), PERSONS_DDL).coalesce(1).write.format("delta").save(lake.path(PERSONS))
+    spark.createDataFrame(persons_rows(), PERSONS_DDL).coalesce(1).write.format("delta").save(
+        lake.path(PERSONS)
+    )
     spark.createDataFrame(address_rows(95_000), ADDRESSES_DDL).coalesce(1).write.format("delta").save(
         lake.path(ADDRESSES)
     )
@@ -140,7 +146,14 @@ def test_official_client_reads_exactly_the_masked_filtered_rows(world, use_delta
         url = f"{world.profiles[recipient]}#residents_back.population.residents"
         frame = delta_sharing.load_as_pandas(url, use_delta_format=use_delta_format)
         assert list(frame.columns) == [
-            "person_key", "id_key", "id_number", "name", "sex", "birth_date", "admin_code", "phone"
+            "person_key",
+            "id_key",
+            "id_number",
+            "name",
+            "sex",
+            "birth_date",
+            "admin_code",
+            "phone",
         ]
         assert _records(frame) == expected_residents(world, recipient, prefectures), recipient
 
@@ -154,16 +167,23 @@ def test_listings_protocol_lines_and_headers(world):
     token = world.tokens["health"]
     page = world.get("/shares/health_stats/all-tables?maxResults=1", token).json()
     assert len(page["items"]) == 1 and page["nextPageToken"]
-    rest = world.get(f"/shares/health_stats/all-tables?maxResults=5&pageToken={page['nextPageToken']}", token).json()
+    rest = world.get(
+        f"/shares/health_stats/all-tables?maxResults=5&pageToken={page['nextPageToken']}", token
+    ).json()
     assert len(rest["items"]) == 1 and "nextPageToken" not in rest
     assert world.get("/shares?maxResults=-1", token).status_code == 400
     version = world.get("/shares/health_stats/schemas/population/tables/persons/version", token)
     assert version.status_code == 200 and version.headers["Delta-Table-Version"].isdigit()
     asked = "responseformat=delta,parquet;readerfeatures=deletionvectors"
     response = world.post(
-        "/shares/health_stats/schemas/population/tables/persons/query", token, {}, headers={"delta-sharing-capabilities": asked}
+        "/shares/health_stats/schemas/population/tables/persons/query",
+        token,
+        {},
+        headers={"delta-sharing-capabilities": asked},
     )
-    assert response.headers["delta-sharing-capabilities"] == "responseformat=parquet"  # our choice, not an echo
+    assert (
+        response.headers["delta-sharing-capabilities"] == "responseformat=parquet"
+    )  # our choice, not an echo
     assert response.headers["Delta-Table-Version"] == version.headers["Delta-Table-Version"]
     lines = [__import__("json").loads(line) for line in response.text.splitlines()]
     assert list(lines[0]) == ["protocol"] and list(lines[1]) == ["metaData"]
@@ -194,7 +214,10 @@ def test_another_recipients_share_is_404_as_if_absent(world):
     assert other.status_code == absent.status_code == 404
     assert other.json()["errorCode"] == absent.json()["errorCode"] == "RESOURCE_DOES_NOT_EXIST"
     assert world.get("/shares/health_stats/all-tables", token).status_code == 404
-    assert world.post("/shares/health_stats/schemas/population/tables/persons/query", token, {}).status_code == 404
+    assert (
+        world.post("/shares/health_stats/schemas/population/tables/persons/query", token, {}).status_code
+        == 404
+    )
     names = [s["name"] for s in world.get("/shares", token).json()["items"]]
     assert names == ["residents_back"]
 
@@ -209,7 +232,9 @@ def test_expired_or_tampered_url_is_refused(world):
     with serving(create_app(short), port) as url:
         response = requests.post(
             f"{url}/delta-sharing/shares/residents_back/schemas/population/tables/residents/query",
-            json={}, headers={"Authorization": f"Bearer {world.tokens['nanjing']}"}, timeout=60,
+            json={},
+            headers={"Authorization": f"Bearer {world.tokens['nanjing']}"},
+            timeout=60,
         )
         file_url = [__import__("json").loads(line) for line in response.text.splitlines()][2]["file"]["url"]
         assert requests.get(file_url, timeout=60).status_code == 200
@@ -273,7 +298,11 @@ def test_a_file_over_5_mib_is_read_with_range_requests(world):
     for fmt in (None, True):
         frame = delta_sharing.load_as_pandas(url, use_delta_format=fmt)
         assert len(frame) == 95_000 and frame["address_key"].str.len().eq(43).all()
-    fetches = [r for r in read_audit(world.lake.settings, world.lake.catalogue) if r["event"] == "file" and big.name in r["path"]]
+    fetches = [
+        r
+        for r in read_audit(world.lake.settings, world.lake.catalogue)
+        if r["event"] == "file" and big.name in r["path"]
+    ]
     assert len(fetches) >= 3  # the client fetches a file several times
     assert any("range" in (r["detail"] or "") for r in fetches)
     assert all(r["allowed"] for r in fetches)
@@ -299,7 +328,17 @@ def test_failed_gates_leave_recipients_on_the_previous_version(world):
     assert _records(delta_sharing.load_as_pandas(url)) == before
     # 2. a grant version that breaks its policy (a raw ID in it) fails the share gate: not served
     path = world.lake.path(RESIDENTS_NJ)
-    leak = spark.read.format("delta").load(path).limit(1).withColumn("name", __import__("pyspark.sql.functions", fromlist=["lit"]).lit(citizen_id("320102", __import__("datetime").date(1980, 1, 2), 10)))
+    leak = (
+        spark.read.format("delta")
+        .load(path)
+        .limit(1)
+        .withColumn(
+            "name",
+            __import__("pyspark.sql.functions", fromlist=["lit"]).lit(
+                citizen_id("320102", __import__("datetime").date(1980, 1, 2), 10)
+            ),
+        )
+    )
     leak.write.format("delta").mode("append").save(path)
     step = world.graph.step("share.publish")
     from jobs.pipeline.run import gate
@@ -323,12 +362,16 @@ def test_change_feed_shows_only_what_changed(world):
     assert new > served + 1  # the failed version was restored away, then the change applied
     url = f"{world.profiles['nanjing']}#residents_back.population.residents"
     for fmt in (None, True):
-        changes = delta_sharing.load_table_changes_as_pandas(url, starting_version=served + 1, use_delta_format=fmt)
+        changes = delta_sharing.load_table_changes_as_pandas(
+            url, starting_version=served + 1, use_delta_format=fmt
+        )
         assert sorted(changes["_change_type"]) == ["update_postimage", "update_preimage"], fmt
         assert set(changes["phone"]) == {"139****4321", "139****2222"}
         assert set(changes["_commit_version"]) == {new}
         everything = delta_sharing.load_table_changes_as_pandas(url, starting_version=0, use_delta_format=fmt)
-        assert "张**" in set(everything["name"]) and not any(RAW_ID.search(str(v)) for v in everything["name"])
+        assert "张**" in set(everything["name"]) and not any(
+            RAW_ID.search(str(v)) for v in everything["name"]
+        )
     current = delta_sharing.load_as_pandas(url)
     assert "139****2222" in set(current["phone"])
 
@@ -351,8 +394,8 @@ def test_every_request_is_audited_and_an_edit_is_detected(world):
     assert check.ok, check.report()
     target = requests_[3]["seq"]
     path = world.lake.path("share.audit")
-    DeltaTable(table_uri(world.lake.settings, path), storage_options=storage_options(world.lake.settings)).update(
-        predicate=f"seq = {target}", updates={"recipient": "'someone_else'"}
-    )
+    DeltaTable(
+        table_uri(world.lake.settings, path), storage_options=storage_options(world.lake.settings)
+    ).update(predicate=f"seq = {target}", updates={"recipient": "'someone_else'"})
     broken = verify(world.lake.settings, world.lake.catalogue, world.keys)
     assert not broken.ok and broken.broken_seq == target and "edited" in broken.report()
