@@ -141,7 +141,7 @@ def _finish(lake: Any, failed: list[Any]) -> None:
 
 
 def _select(graph: Any, kind: Any, wanted: list[str] | None, attribute: str, what: str) -> list[Any]:
-    steps = list(graph.of_kind(kind))
+    steps = [s for s in graph.of_kind(kind) if getattr(s, attribute) is not None]  # libraries, sources
     if not wanted:
         return steps
     known = {getattr(s, attribute): s for s in steps}
