@@ -528,7 +528,10 @@ def share_keys(settings: Settings) -> ShareKeys:
 def _embedded_keys(path: Path) -> ShareKeys:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process generated them first: use those
+            return _embedded_keys(path)
         with os.fdopen(fd, "w") as fh:
             json.dump(
                 {"pseudonym_key": secrets.token_urlsafe(32), "token_key": secrets.token_urlsafe(32)}, fh
