@@ -13,6 +13,9 @@ AWS_SECRET_ACCESS_KEY     S3 secret key                                        (
 GOVLAKE_SPARK_MASTER      Spark master URL                                     ``local[2]``
 GOVLAKE_JARS_DIR          where infra/install.sh put the Spark jars            ``<repo>/.jars``
 GOVLAKE_REGISTRY          the source registry file                             ``registry/sources.yaml``
+GOVLAKE_SHARES            the share definitions (who receives what)            ``registry/shares.yaml``
+GOVLAKE_SHARE_PSEUDONYM_KEY  key of the recipients' pseudonyms (HMAC-SHA256)  (generated for ``.lake``)
+GOVLAKE_SHARE_TOKEN_KEY   key of token hashes, file-URL signatures, audit      (generated for ``.lake``)
 ========================  ===================================================  ==========================
 """
 
@@ -28,6 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 #: The embedded default lake: local files in the repo, no servers (what `govlake demo` runs on).
 EMBEDDED_LAKE = REPO_ROOT / ".lake"
 DEFAULT_REGISTRY = REPO_ROOT / "registry" / "sources.yaml"
+DEFAULT_SHARES = REPO_ROOT / "registry" / "shares.yaml"
 
 
 class Zone(StrEnum):
@@ -62,6 +66,10 @@ class Settings:
     jars_dir: Path
     s3: S3Settings | None
     registry_path: Path = DEFAULT_REGISTRY
+    shares_path: Path = DEFAULT_SHARES
+    #: Sharing secrets (govlake.sharing.share_keys says what happens when they are not set).
+    share_pseudonym_key: str | None = field(default=None, repr=False)
+    share_token_key: str | None = field(default=None, repr=False)
 
     @property
     def is_s3(self) -> bool:
@@ -117,4 +125,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         jars_dir=Path(env.get("GOVLAKE_JARS_DIR", str(REPO_ROOT / ".jars"))),
         s3=s3,
         registry_path=Path(env.get("GOVLAKE_REGISTRY") or DEFAULT_REGISTRY).expanduser().resolve(),
+        shares_path=Path(env.get("GOVLAKE_SHARES") or DEFAULT_SHARES).expanduser().resolve(),
+        share_pseudonym_key=env.get("GOVLAKE_SHARE_PSEUDONYM_KEY") or None,
+        share_token_key=env.get("GOVLAKE_SHARE_TOKEN_KEY") or None,
     )

@@ -50,6 +50,45 @@ class Classification(StrEnum):
     CORE = "core"  # 核心数据
 
 
+class SharingType(StrEnum):
+    """Whether a dataset may be shared with other departments and regions (政务数据共享类型)."""
+
+    UNCONDITIONAL = "unconditional"  # 无条件共享: any authorised recipient
+    CONDITIONAL = "conditional"  # 有条件共享: only through a share that states its approval
+    NOT_SHARED = "not_shared"  # 不予共享: never, on the legal basis recorded with it
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """A dataset's (or table's) sharing type; ``basis`` is the law or approval behind it."""
+
+    type: SharingType
+    basis: str = ""
+
+
+def parse_sharing(raw: Any, where: str) -> Sharing:
+    """``sharing: {type: ..., basis: ...}`` (or just the type); not_shared needs its legal basis.
+
+    Undeclared means conditional: shared only through a share that names its approval.
+    """
+    if raw is None:
+        return Sharing(SharingType.CONDITIONAL)
+    spec = {"type": raw} if isinstance(raw, str) else dict(raw)
+    unknown = sorted(set(spec) - {"type", "basis", "columns"})
+    if unknown:
+        raise RegistryError(f"{where}: sharing has unknown keys {unknown}")
+    try:
+        kind = SharingType(spec.get("type"))
+    except ValueError:
+        raise RegistryError(
+            f"{where}: sharing type {spec.get('type')!r} is not one of {', '.join(SharingType)}"
+        ) from None
+    basis = str(spec.get("basis") or "").strip()
+    if kind is SharingType.NOT_SHARED and not basis:
+        raise RegistryError(f"{where}: sharing not_shared needs its legal basis (sharing.basis)")
+    return Sharing(kind, basis)
+
+
 class FileFormat(StrEnum):
     CSV = "csv"
     JSON = "json"  # JSON Lines: one object per line, as department exports usually are
@@ -99,6 +138,8 @@ class Dataset:
     # Fields this dataset is trusted for in golden records, e.g. {"name": 1, "death_date": 1}:
     # lower rank wins, ties broken by recency.
     trust: dict[str, int] = field(default_factory=dict)
+    #: May it be shared, and on what basis (registry/shares.yaml may not include a not-shared one).
+    sharing: Sharing = field(default_factory=lambda: Sharing(SharingType.CONDITIONAL))
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -180,6 +221,7 @@ def _parse_dataset(name: str, raw: dict[str, Any]) -> Dataset:
         columns=columns,
         row_key=tuple(raw.get("row_key", ())),
         trust=dict(raw.get("trust") or {}),
+        sharing=parse_sharing(raw.get("sharing"), f"dataset {name}"),
     )
     unknown = [c for c in ds.row_key if c not in ds.column_names]
     if unknown:

@@ -17,6 +17,7 @@ import typer
 
 from govlake.config import REPO_ROOT, ConfigError, Settings, Zone, load_settings
 from govlake_cli.quality import quality_app, report_locations
+from govlake_cli.share import demo_profile, share_app
 from synthetic.cli import generate
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 app.command("generate")(generate)
 app.add_typer(quality_app, name="quality")
+app.add_typer(share_app, name="share")
 
 GENERATED = REPO_ROOT / ".data" / "generated"
 
@@ -37,8 +39,17 @@ def _expected_errors() -> tuple[type[Exception], ...]:
     from govlake.registry import RegistryError
     from govlake.spark import SparkJarsMissing
     from jobs.pipeline.graph import GraphError
+    from jobs.share.tokens import TokenError
 
-    return (CommandError, ConfigError, RegistryError, CatalogueError, GraphError, SparkJarsMissing)
+    return (
+        CommandError,
+        ConfigError,
+        RegistryError,
+        CatalogueError,
+        GraphError,
+        SparkJarsMissing,
+        TokenError,
+    )
 
 
 def main() -> None:
@@ -63,7 +74,7 @@ def _graph(lake: Any) -> Any:  # -> jobs.pipeline.graph.Graph
     from govlake.registry import load_registry
     from jobs.pipeline.graph import pipeline_graph
 
-    return pipeline_graph(load_registry(lake.settings.registry_path))
+    return pipeline_graph(load_registry(lake.settings.registry_path), lake.catalogue)
 
 
 def _print_accounting(result: dict[str, Any]) -> None:
@@ -130,7 +141,7 @@ def _finish(lake: Any, failed: list[Any]) -> None:
 
 
 def _select(graph: Any, kind: Any, wanted: list[str] | None, attribute: str, what: str) -> list[Any]:
-    steps = list(graph.of_kind(kind))
+    steps = [s for s in graph.of_kind(kind) if getattr(s, attribute) is not None]  # libraries, sources
     if not wanted:
         return steps
     known = {getattr(s, attribute): s for s in steps}
@@ -239,6 +250,7 @@ def demo(
     typer.echo(f"delivered {delivered} files to {settings.zone(Zone.LANDING)}")
     failed = _run(lake, list(_graph(lake).steps), "run: every step of the pipeline graph")
     _print_match_quality(lake, GENERATED / "truth")
+    demo_profile(lake)
     _finish(lake, failed)
 
 

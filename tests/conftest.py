@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -11,6 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def share_keys_for_tests() -> None:
+    """Throw-away sharing keys: the share step needs them on every lake but the embedded one."""
+    for name in ("GOVLAKE_SHARE_PSEUDONYM_KEY", "GOVLAKE_SHARE_TOKEN_KEY"):
+        os.environ.setdefault(name, secrets.token_urlsafe(32))
 
 
 @pytest.fixture(scope="session")

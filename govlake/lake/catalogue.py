@@ -7,6 +7,9 @@ This module turns both into :class:`Table` and :class:`Location` entries; nothin
 builds a path. Which *version* of a table readers may see is the publication log's business
 (:mod:`govlake.lake.published`), keyed by the same table ids.
 
+The grant tables of ``registry/shares.yaml`` (:mod:`govlake.sharing`) are added as
+``share.grants.<share>.<recipient>.<schema>.<table>``: one per recipient of each shared table.
+
 A table id is ``<zone>.<library>.<name>`` for the libraries (``silver.population.persons``) and
 ``<zone>.<name>`` otherwise (``bronze.household_registration``, ``quality.validations``); its
 location is the id with dots as folders under the zone's root.
@@ -23,7 +26,16 @@ from typing import Any
 import yaml
 
 from govlake.config import REPO_ROOT, Settings, Zone
-from govlake.registry import Classification, Registry, load_registry
+from govlake.registry import Classification, Registry, RegistryError, Sharing, load_registry, parse_sharing
+from govlake.sharing import (
+    EMPTY,
+    GRANTS,
+    ShareDefinitionError,
+    ShareDefinitions,
+    parse_shares,
+    read_shares_file,
+    shares_file,
+)
 
 DEFAULT_LAKE_FILE = REPO_ROOT / "registry" / "lake.yaml"
 #: One bronze row: the extract (by content hash) and the row number inside it.
@@ -54,6 +66,14 @@ class Table:
     published: bool = False
     #: For a bronze table, the registry dataset it holds.
     dataset: str | None = None
+    #: May it be shared (bronze: its dataset's type in sources.yaml; others: lake.yaml); None: no.
+    sharing: Sharing | None = None
+    #: GB/T 43697 grade of each column where it differs from the table's (lake.yaml sharing.columns).
+    column_grades: tuple[tuple[str, Classification], ...] = ()
+
+    def grade_of(self, column: str) -> Classification:
+        """A column's grade: as declared, else the table's."""
+        return dict(self.column_grades).get(column, self.classification)
 
     @property
     def name(self) -> str:
@@ -70,8 +90,8 @@ class Table:
     @property
     def asset(self) -> str:
         """The Airflow asset its publication is announced on: ``bronze.<dataset>``, ``silver.<library>``."""
-        if self.zone in _LIBRARY_ZONES and self.library:
-            return f"{self.zone.value}.{self.library}"
+        if self.library and (self.zone in _LIBRARY_ZONES or self.id.startswith(GRANTS + ".")):
+            return f"{self.zone.value}.{self.library}"  # silver.population, share.grants
         return self.id
 
 
@@ -98,6 +118,8 @@ class Location:
 class Catalogue:
     tables: dict[str, Table]
     locations: dict[str, Location]
+    #: registry/shares.yaml: recipients, shares and the grant tables built for them.
+    shares: ShareDefinitions = EMPTY
 
     def table(self, table_id: str) -> Table:
         try:
@@ -178,12 +200,50 @@ def _bronze_tables(registry: Registry) -> dict[str, Table]:
             description=dataset.description,
             published=True,
             dataset=dataset.name,
+            sharing=dataset.sharing,
         )
         tables[table.id] = table
     return tables
 
 
-def parse_catalogue(doc: dict[str, Any], registry: Registry) -> Catalogue:
+def _table_sharing(
+    spec: dict[str, Any], where: str
+) -> tuple[Sharing | None, tuple[tuple[str, Classification], ...]]:
+    raw = spec.get("sharing")
+    if raw is None:
+        return None, ()
+    try:
+        sharing = parse_sharing(raw, where)
+        columns = (raw.get("columns") or {}) if isinstance(raw, dict) else {}
+        grades = tuple((str(c), Classification(g)) for c, g in columns.items())
+    except (RegistryError, ValueError) as exc:
+        raise CatalogueError(f"{where}: {exc}") from exc
+    return sharing, grades
+
+
+def _grant_tables(shares: ShareDefinitions, tables: dict[str, Table]) -> dict[str, Table]:
+    """One published share-zone table per grant (share x recipient x table), graded as shared."""
+    grants = {}
+    for grant in shares.grants:
+        source = tables[grant.source]
+        recipient = shares.recipients[grant.recipient]
+        grants[grant.table_id] = Table(
+            id=grant.table_id,
+            zone=Zone.SHARE,
+            library="grants",
+            key=grant.key,
+            classification=grant.grade,
+            owner=source.owner,
+            description=f"{grant.description} — as shared with {recipient.name} in share {grant.share}",
+            published=True,
+        )
+    return grants
+
+
+def parse_catalogue(
+    doc: dict[str, Any], registry: Registry, shares_doc: dict[str, Any] | None = None
+) -> Catalogue:
+    """The catalogue of ``doc`` (lake.yaml) and ``registry``, with the grant tables of ``shares_doc``."""
     tables = _bronze_tables(registry)
     for table_id, spec in (doc.get("tables") or {}).items():
         where = f"registry/lake.yaml table {table_id}"
@@ -196,6 +256,9 @@ def parse_catalogue(doc: dict[str, Any], registry: Registry) -> Catalogue:
         except (KeyError, ValueError) as exc:
             raise CatalogueError(f"{where}: {exc}") from exc
         library = spec.get("library") or (parts[0] if zone in _LIBRARY_ZONES and len(parts) > 1 else None)
+        sharing, grades = _table_sharing(spec, where)
+        if table_id.startswith("share.grants"):
+            raise CatalogueError(f"{where}: share.grants.* are the grant tables of registry/shares.yaml")
         tables[table_id] = Table(
             id=table_id,
             zone=zone,
@@ -205,7 +268,14 @@ def parse_catalogue(doc: dict[str, Any], registry: Registry) -> Catalogue:
             owner=owner,
             description=str(spec.get("description", "")),
             published=bool(spec.get("published", False)),
+            sharing=sharing,
+            column_grades=grades,
         )
+    try:
+        shares = parse_shares(shares_doc, tables)
+    except ShareDefinitionError as exc:
+        raise CatalogueError(str(exc)) from exc
+    tables |= _grant_tables(shares, tables)
     locations = {}
     for location_id, spec in (doc.get("locations") or {}).items():
         where = f"registry/lake.yaml location {location_id}"
@@ -217,15 +287,18 @@ def parse_catalogue(doc: dict[str, Any], registry: Registry) -> Catalogue:
         if path.startswith("/") or ".." in path.split("/"):
             raise CatalogueError(f"{where}: path {path!r} must stay inside its zone")
         locations[location_id] = Location(location_id, zone, path, str(spec.get("description", "")))
-    return Catalogue(tables=tables, locations=locations)
+    return Catalogue(tables=tables, locations=locations, shares=shares)
 
 
 @cache
-def _load(lake_file: Path, registry: Registry) -> Catalogue:
+def _load(lake_file: Path, registry: Registry, shares: Path) -> Catalogue:
     with lake_file.open(encoding="utf-8") as fh:
-        return parse_catalogue(yaml.safe_load(fh) or {}, registry)
+        return parse_catalogue(yaml.safe_load(fh) or {}, registry, read_shares_file(shares))
 
 
-def load_catalogue(registry: Registry | None = None, lake_file: Path | None = None) -> Catalogue:
-    """The catalogue of the registry in use (``$GOVLAKE_REGISTRY`` or the default) and ``lake.yaml``."""
-    return _load((lake_file or DEFAULT_LAKE_FILE).resolve(), registry or load_registry())
+def load_catalogue(
+    registry: Registry | None = None, lake_file: Path | None = None, shares: Path | str | None = None
+) -> Catalogue:
+    """The catalogue of the registry in use (``$GOVLAKE_REGISTRY`` or the default), ``lake.yaml`` and
+    the share definitions (``shares``, ``$GOVLAKE_SHARES`` or ``registry/shares.yaml``)."""
+    return _load((lake_file or DEFAULT_LAKE_FILE).resolve(), registry or load_registry(), shares_file(shares))

@@ -86,7 +86,9 @@ class Lake:
         self, settings: Settings, spark: SparkSession | None = None, catalogue: Catalogue | None = None
     ) -> None:
         self.settings = settings
-        self.catalogue = catalogue or load_catalogue(load_registry(settings.registry_path))
+        self.catalogue = catalogue or load_catalogue(
+            load_registry(settings.registry_path), shares=settings.shares_path
+        )
         self._spark = spark
 
     @property

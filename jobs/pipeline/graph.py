@@ -12,6 +12,9 @@ Steps (``govlake graph`` prints them for the registry in use):
 ``silver.<library>``    the base libraries: build (from the *published* versions of its inputs,
                         pinned once) -> gate (every table of the library, published together)
 ``quality.scorecard``   the GB/T 36344 scorecard over the published libraries
+``share.publish``       every grant of ``registry/shares.yaml`` materialized from the published
+                        silver versions it reads -> gate (the policy's generated suites) -> the
+                        versions the Delta Sharing server serves
 
 A step's inputs are catalogue table ids. Published tables are read at the version published when
 the step started (:meth:`govlake.lake.Lake.pin`); the others (the ingest log, quarantine) as they
@@ -46,7 +49,9 @@ class GraphError(ValueError):
 class Gate:
     """The quality gate a step's outputs pass through before they are published, as one unit."""
 
-    suites: str  # "bronze" (generated from the registry) or "silver" (jobs.quality.silver_suites)
+    #: "bronze" (generated from the registry), "silver" (jobs.quality.silver_suites) or "share"
+    #: (generated from each grant's policy: jobs.share.suite)
+    suites: str
     tables: tuple[str, ...]  # table ids validated and published together
 
 
@@ -68,6 +73,9 @@ class Step:
     tags: tuple[str, ...] = field(default=())
     #: Assets whose events start the step; default: the publishers of its published inputs.
     runs_on: tuple[str, ...] | None = None
+    #: "module:function(step, lake) -> bool": the published outputs still reflect the step's own
+    #: definition (beside its inputs), e.g. the share definitions they were built from.
+    current: str | None = None
 
     @property
     def dag_id(self) -> str:
@@ -250,6 +258,27 @@ def _report_steps(catalogue: Catalogue) -> list[Step]:
     ]
 
 
+def _share_steps(catalogue: Catalogue) -> list[Step]:
+    grants = catalogue.shares.grants
+    if not grants:
+        return []
+    outputs = tuple(g.table_id for g in grants)
+    return [
+        Step(
+            name="share.publish",
+            kind=StepKind.BUILD,
+            title="Delta Sharing grants: each recipient's rows and masked columns, from published silver",
+            job="jobs.share.materialize:build_grants",
+            inputs=tuple(dict.fromkeys(g.source for g in grants)),
+            outputs=outputs,
+            gate=Gate("share", outputs),
+            timeout=timedelta(hours=1),
+            tags=("sharing",),
+            current="jobs.share.materialize:current",
+        )
+    ]
+
+
 def _ordered(steps: list[Step]) -> tuple[Step, ...]:
     """Steps in dependency order (writers of a published input first); declaration order otherwise."""
     writers: dict[str, Step] = {}
@@ -282,14 +311,20 @@ def _ordered(steps: list[Step]) -> tuple[Step, ...]:
 
 @cache
 def _graph(registry: Registry, catalogue: Catalogue) -> Graph:
-    steps = [*_ingest_steps(registry), *_library_steps(catalogue), *_report_steps(catalogue)]
+    steps = [
+        *_ingest_steps(registry),
+        *_library_steps(catalogue),
+        *_report_steps(catalogue),
+        *_share_steps(catalogue),
+    ]
     for step in steps:
         for table_id in (*step.inputs, *step.outputs):
             catalogue.table(table_id)  # every table a step names is in the catalogue
     return Graph(steps=_ordered(steps), catalogue=catalogue)
 
 
-def pipeline_graph(registry: Registry | None = None) -> Graph:
-    """The graph for ``registry`` (default: the registry in use)."""
+def pipeline_graph(registry: Registry | None = None, catalogue: Catalogue | None = None) -> Graph:
+    """The graph for ``registry`` (default: the registry in use) and its catalogue (default: with
+    the share definitions in use)."""
     registry = registry or load_registry()
-    return _graph(registry, load_catalogue(registry))
+    return _graph(registry, catalogue or load_catalogue(registry))

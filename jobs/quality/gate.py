@@ -81,6 +81,10 @@ class GateResult:
 
 
 def _suite(lake: Lake, suites: str, table_id: str, refs: References, dropped: Mapping[str, int]) -> Any:
+    if suites == "share":  # generated from the grant's policy (registry/shares.yaml)
+        from jobs.share.suite import grant_suite
+
+        return grant_suite(lake.catalogue, table_id)
     if suites == "bronze":
         dataset = lake.table(table_id).dataset
         if dataset is None:

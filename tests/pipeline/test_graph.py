@@ -19,9 +19,9 @@ def test_one_ingest_step_per_source_then_the_libraries_in_dependency_order(graph
         s.name for s in graph.of_kind(StepKind.INGEST)
     }
     libraries = [s.name for s in graph.of_kind(StepKind.BUILD)]
-    assert libraries == ["silver.population", "silver.legal_persons", "silver.geography"]
+    assert libraries == ["silver.population", "silver.legal_persons", "silver.geography", "share.publish"]
     assert names.index("silver.population") > max(names.index(s.name) for s in graph.of_kind(StepKind.INGEST))
-    assert names[-1] == "quality.scorecard"
+    assert names[-2:] == ["quality.scorecard", "share.publish"]  # both after every library
 
 
 def test_inputs_are_published_versions_of_upstream_outputs(graph):
