@@ -103,17 +103,40 @@ def register_gold_tables(spark: SparkSession, lake: Lake) -> list[str]:
 
     Needed by the session target, whose catalogue lives only as long as the process: without them
     dbt would take every incremental mart for new and try to create it over its existing location.
+    An entry left by an earlier run on another lake (same process, other storage root) is dropped
+    first (an external table: its data stays), so dbt never merges into another lake's table.
     """
     registered = []
     for table_id in mart_tables(lake).values():
+        schema, name = view_name(table_id)
+        qualified = f"`{schema}`.`{name}`"
+        path = lake.path(table_id)
+        if spark.catalog.tableExists(f"{schema}.{name}"):
+            if _same_location(spark.catalog.getTable(f"{schema}.{name}"), spark, qualified, path):
+                registered.append(table_id)
+                continue
+            kind = spark.catalog.getTable(f"{schema}.{name}").tableType
+            if kind == "VIEW":  # e.g. the published gold views of a SQL endpoint in this process
+                spark.sql(f"DROP VIEW {qualified}")
+            elif kind == "EXTERNAL":
+                spark.sql(f"DROP TABLE {qualified}")
+            else:
+                raise RuntimeError(f"{schema}.{name} is a {kind} table: refusing to drop it")
         if not lake.exists(table_id):
             continue
-        schema, name = view_name(table_id)
-        path = lake.path(table_id).replace("`", "``")
         spark.sql(f"CREATE SCHEMA IF NOT EXISTS `{schema}`")
-        spark.sql(f"CREATE TABLE IF NOT EXISTS `{schema}`.`{name}` USING DELTA LOCATION '{path}'")
+        spark.sql(
+            f"CREATE TABLE {qualified} USING DELTA LOCATION '{path.replace(chr(39), chr(92) + chr(39))}'"
+        )
         registered.append(table_id)
     return registered
+
+
+def _same_location(table: Any, spark: SparkSession, qualified: str, path: str) -> bool:
+    if table.tableType == "VIEW":
+        return False
+    location = str(spark.sql(f"DESCRIBE DETAIL {qualified}").first()["location"])
+    return location.removeprefix("file:").rstrip("/") == path.removeprefix("file:").rstrip("/")
 
 
 # ----------------------------------------------------------------------------- the session
