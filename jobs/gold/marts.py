@@ -322,3 +322,21 @@ def promote_docs(lake: Lake) -> str | None:
 def docs_page(lake: Lake) -> str:
     """Where the served dbt docs page is (open it in a browser when the lake is local)."""
     return f"{lake.location(DOCS)}/index.html"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m jobs.gold.marts --print-vars``: the dbt vars of a run now, as JSON (for running
+    dbt by hand, e.g. against the shared Thrift endpoint; see dbt_project/profiles.yml)."""
+    import argparse
+    from datetime import UTC
+
+    from govlake.config import load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m jobs.gold.marts", description=main.__doc__)
+    parser.add_argument("--print-vars", action="store_true", required=True)
+    parser.parse_args(argv)
+    print(json.dumps(marts_vars(Lake(load_settings()), datetime.now(UTC)), ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

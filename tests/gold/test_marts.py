@@ -193,10 +193,11 @@ def _open_offline(page: Path, tmp_path: Path) -> tuple[str, list[str]]:
     )
     log = json.loads(net_log.read_text(encoding="utf-8"))
     start = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
+    # the page's own requests carry its file:// network isolation key (Chromium's own do not)
     requests = [
-        e["params"]["url"]
+        e["params"].get("url", "")
         for e in log["events"]
-        if e["type"] == start and "file://" in e["params"].get("network_isolation_key", "")
+        if e["type"] == start and "file://" in e.get("params", {}).get("network_isolation_key", "")
     ]
     return done.stdout, requests
 
