@@ -131,7 +131,7 @@ def _finish(lake: Any, failed: list[Any]) -> None:
 
 
 def _select(graph: Any, kind: Any, wanted: list[str] | None, attribute: str, what: str) -> list[Any]:
-    steps = list(graph.of_kind(kind))
+    steps = [s for s in graph.of_kind(kind) if getattr(s, attribute) is not None]
     if not wanted:
         return steps
     known = {getattr(s, attribute): s for s in steps}
@@ -195,8 +195,8 @@ def silver(
 
     lake = _lake()
     graph = _graph(lake)
-    libraries = [s for s in _select(graph, StepKind.BUILD, library, "library", "library") if s.library]
-    _finish(lake, _run(lake, libraries, "silver: build -> gate, library by library"))
+    steps = _select(graph, StepKind.BUILD, library, "library", "library")  # the library steps only
+    _finish(lake, _run(lake, steps, "silver: build -> gate, library by library"))
 
 
 @app.command()
