@@ -114,7 +114,8 @@ def _run(lake: Any, steps: list[Any], heading: str) -> list[Any]:
                         f"    built in {run.built['seconds']:.1f}s, {rows_written(counts)} row(s) written"
                     )
                     typer.echo(f"    inputs   {json.dumps(run.built['inputs'])}")
-                    typer.echo(f"    counts   {json.dumps(counts, ensure_ascii=False, default=str)}")
+                    shown = counts.get("dbt", counts)  # the marts: dbt's summary, not every node
+                    typer.echo(f"    counts   {json.dumps(shown, ensure_ascii=False, default=str)}")
                 elif run.output is not None and hasattr(run.output, "report"):
                     for line in run.output.report().splitlines():
                         typer.echo(f"    {line}")
@@ -204,8 +205,41 @@ def silver(
     from jobs.pipeline.graph import StepKind
 
     lake = _lake()
-    steps = _select(_graph(lake), StepKind.BUILD, library, "library", "library")
+    graph = _graph(lake)
+    steps = _select(graph, StepKind.BUILD, library, "library", "library")  # the library steps only
     _finish(lake, _run(lake, steps, "silver: build -> gate, library by library"))
+
+
+@app.command()
+def marts() -> None:
+    """Build the gold marts (dbt build on the published libraries) through their gate, then say how
+    to query them."""
+    lake = _lake()
+    failed = _run(lake, [_graph(lake).step("gold.marts")], "marts: dbt build -> gate (every dbt test)")
+    _print_marts_access(lake)
+    _finish(lake, failed)
+
+
+def _print_marts_access(lake: Any) -> None:
+    """Where the published marts are and three ways to query them."""
+    from govlake.config import Zone
+    from jobs.gold.marts import docs_page
+
+    published = lake.publications()
+    gold = [t for t in lake.catalogue.in_zone(Zone.GOLD) if t.id in published]
+    if not gold:
+        typer.echo("marts: none published yet")
+        return
+    typer.echo(f"marts: {len(gold)} published; dbt docs (open offline): {docs_page(lake)}")
+    for table in gold:
+        typer.echo(f"  {table.id:<55} @ Delta v{published[table.id].delta_version}")
+    typer.echo("query them by name (gold_<group>.<model>, the published versions):")
+    typer.echo("  SQL endpoint : infra/sql-endpoint/start.sh  (Spark Thrift server, port 10000)")
+    typer.echo(
+        "  beeline      : beeline -u jdbc:hive2://127.0.0.1:10000 -e "
+        '"SELECT * FROM gold_population.fct_vital_events_monthly ORDER BY month DESC LIMIT 12"'
+    )
+    typer.echo("  notebook     : notebooks/gold_marts.ipynb")
 
 
 @app.command()
@@ -250,6 +284,7 @@ def demo(
     typer.echo(f"delivered {delivered} files to {settings.zone(Zone.LANDING)}")
     failed = _run(lake, list(_graph(lake).steps), "run: every step of the pipeline graph")
     _print_match_quality(lake, GENERATED / "truth")
+    _print_marts_access(lake)
     demo_profile(lake)
     _finish(lake, failed)
 

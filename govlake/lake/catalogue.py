@@ -17,6 +17,7 @@ location is the id with dots as folders under the zone's root.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -153,7 +154,9 @@ class Catalogue:
         tables = [t for t in self.tables.values() if t.asset == asset]
         if not tables:
             raise CatalogueError(f"no table is published on asset {asset!r}")
-        return f"{settings.zone(tables[0].zone)}/{tables[0].library}"
+        # the folder holding all of them: silver/population, or gold for the marts of several groups
+        folder = posixpath.commonpath([posixpath.dirname(t.relative_path) for t in tables])
+        return "/".join(p for p in (settings.zone(tables[0].zone), folder) if p)
 
     def in_zone(self, zone: Zone) -> tuple[Table, ...]:
         return tuple(t for t in self.tables.values() if t.zone is zone)

@@ -15,6 +15,8 @@ Steps (``govlake graph`` prints them for the registry in use):
 ``share.publish``       every grant of ``registry/shares.yaml`` materialized from the published
                         silver versions it reads -> gate (the policy's generated suites) -> the
                         versions the Delta Sharing server serves
+``gold.marts``          ``dbt build`` of the analytics marts (dbt_project/) over the published
+                        libraries -> gate (every dbt test passed) -> publish every mart together
 
 A step's inputs are catalogue table ids. Published tables are read at the version published when
 the step started (:meth:`govlake.lake.Lake.pin`); the others (the ingest log, quarantine) as they
@@ -49,8 +51,9 @@ class GraphError(ValueError):
 class Gate:
     """The quality gate a step's outputs pass through before they are published, as one unit."""
 
-    #: "bronze" (generated from the registry), "silver" (jobs.quality.silver_suites) or "share"
-    #: (generated from each grant's policy: jobs.share.suite)
+    #: "bronze" (generated from the registry), "silver" (jobs.quality.silver_suites), "share"
+    #: (generated from each grant's policy: jobs.share.suite) or "dbt" (the YAML and unit tests of
+    #: dbt_project/, run by the build's `dbt build`; jobs.gold.gate)
     suites: str
     tables: tuple[str, ...]  # table ids validated and published together
 
@@ -279,6 +282,39 @@ def _share_steps(catalogue: Catalogue) -> list[Step]:
     ]
 
 
+#: The silver tables the marts read (dbt_project/models/staging/__sources.yml names each one).
+MARTS_SILVER_INPUTS = (
+    "silver.population.persons",
+    "silver.population.person_records",
+    "silver.population.crosswalk",
+    "silver.legal_persons.legal_persons",
+    "silver.legal_persons.records",
+    "silver.legal_persons.crosswalk",
+    "silver.geography.admin_divisions",
+)
+#: The quality records the scorecard and gate-outcome marts read (not gated: read as they are).
+MARTS_QUALITY_INPUTS = ("quality.scorecard.history", "quality.validations")
+
+
+def _marts_steps(catalogue: Catalogue) -> list[Step]:
+    marts = tuple(t.id for t in catalogue.in_zone(Zone.GOLD))
+    return [
+        Step(
+            name="gold.marts",
+            kind=StepKind.BUILD,
+            title="dbt marts (gold) over the published base libraries",
+            job="jobs.gold.marts:build_marts",
+            inputs=(*MARTS_SILVER_INPUTS, *MARTS_QUALITY_INPUTS),
+            outputs=marts,
+            gate=Gate("dbt", tuple(t for t in marts if catalogue.table(t).published)),
+            timeout=timedelta(hours=2),
+            tags=("gold", "dbt"),
+            # rebuilt when a library publishes; the quality records alone do not start it
+            runs_on=tuple(f"silver.{lib.name}" for lib in LIBRARIES),
+        )
+    ]
+
+
 def _ordered(steps: list[Step]) -> tuple[Step, ...]:
     """Steps in dependency order (writers of a published input first); declaration order otherwise."""
     writers: dict[str, Step] = {}
@@ -316,6 +352,7 @@ def _graph(registry: Registry, catalogue: Catalogue) -> Graph:
         *_library_steps(catalogue),
         *_report_steps(catalogue),
         *_share_steps(catalogue),
+        *_marts_steps(catalogue),
     ]
     for step in steps:
         for table_id in (*step.inputs, *step.outputs):

@@ -144,6 +144,10 @@ def gate(step: Step, lake: Lake, built: Mapping[str, Any] | None = None) -> Gate
     if step.gate is None:
         raise ValueError(f"{step.name} has no gate")
     built = built or {}
+    if step.gate.suites == "dbt":  # the verdict of the build's own `dbt build` (jobs.gold.gate)
+        from jobs.gold.gate import gate_marts
+
+        return gate_marts(lake, step.name, step.gate.tables, built)
     return gate_tables_for(step, lake, inputs=built.get("inputs") or {}, dropped=built.get("dropped") or {})
 
 

@@ -81,6 +81,7 @@ def test_one_dag_per_graph_step(probe, dag_registry):
     ingest = {f"ingest__{s['id']}" for s in DAG_TEST_SOURCES}
     steps = {step.dag_id for step in pipeline_graph(dag_registry).steps}
     assert ingest <= steps and set(STANDARDIZE_INPUTS) <= steps and "quality__scorecard" in steps
+    assert "gold__marts" in steps
     assert set(probe["files"]["pipeline.py"]["dags"]) == steps
     assert set(probe["folder"]["dag_ids"]) == steps | {"platform__smoke"}
 
@@ -150,6 +151,19 @@ def test_scorecard_dag_runs_after_any_library_is_published(probe):
     assert set(dag["tasks"]) == {"report"} and dag["tasks"]["report"]["pool"] == "spark"
 
 
+def test_marts_dag_builds_then_gates_and_runs_when_any_library_is_published(probe):
+    dag = probe["files"]["pipeline.py"]["dags"]["gold__marts"]
+    assert dag["schedule"] is None and dag["catchup"] is False and dag["max_active_runs"] == 1
+    assert all(f"silver.{lib}" in dag["doc_md"] for lib in ("population", "legal_persons", "geography"))
+    assert "dbt suites" in dag["doc_md"] and "gold.population.fct_population_pyramid" in dag["doc_md"]
+    assert {"build", "gold", "dbt"} <= set(dag["tags"])
+    tasks = dag["tasks"]
+    assert set(tasks) == {"build", "gate"}
+    assert tasks["build"]["pool"] == "spark" and tasks["gate"]["upstream"] == ["build"]
+    assert tasks["gate"]["outlets"] == ["gold.marts"] and tasks["gate"]["retries"] == 0
+    assert tasks["build"]["retries"] >= 1
+
+
 def test_standardize_dags_run_when_any_input_asset_is_updated():
     from airflow.sdk import Asset, AssetAny
 
@@ -170,6 +184,9 @@ def test_standardize_dags_run_when_any_input_asset_is_updated():
         assert all(isinstance(a, Asset) for a in condition.objects)
         assert {a.name for a in condition.objects} == expected, dag_id
     assert len(build_all("silver__geography")) == 1  # a task runner builds only its own DAG
+    marts = dags["gold__marts"].timetable.asset_condition
+    assert isinstance(marts, AssetAny)
+    assert {a.name for a in marts.objects} == {f"silver.{lib.name}" for lib in LIBRARIES}
 
 
 def test_failure_callback_logs_task_source_and_exception():

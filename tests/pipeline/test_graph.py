@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from govlake.config import Zone
 from govlake.registry import load_registry
 from jobs.pipeline.graph import GraphError, StepKind, _ordered, pipeline_graph
 
@@ -18,10 +19,27 @@ def test_one_ingest_step_per_source_then_the_libraries_in_dependency_order(graph
     assert {f"ingest.{s}" for s in load_registry().sources} == {
         s.name for s in graph.of_kind(StepKind.INGEST)
     }
-    libraries = [s.name for s in graph.of_kind(StepKind.BUILD)]
-    assert libraries == ["silver.population", "silver.legal_persons", "silver.geography", "share.publish"]
+    builds = [s.name for s in graph.of_kind(StepKind.BUILD)]
+    assert builds == [
+        "silver.population",
+        "silver.legal_persons",
+        "silver.geography",
+        "share.publish",
+        "gold.marts",
+    ]
     assert names.index("silver.population") > max(names.index(s.name) for s in graph.of_kind(StepKind.INGEST))
-    assert names[-2:] == ["quality.scorecard", "share.publish"]  # both after every library
+    # sharing and the marts come after every library; the marts read the scorecard's history
+    assert names[-3:] == ["quality.scorecard", "share.publish", "gold.marts"]
+
+
+def test_the_marts_read_published_silver_and_publish_every_mart_through_the_dbt_gate(graph):
+    marts = graph.step("gold.marts")
+    assert marts.dag_id == "gold__marts" and marts.gate is not None and marts.gate.suites == "dbt"
+    assert set(marts.gate.tables) == set(marts.outputs) == {t.id for t in graph.catalogue.in_zone(Zone.GOLD)}
+    silver = [t for t in marts.inputs if t.startswith("silver.")]
+    assert silver and all(graph.catalogue.table(t).published for t in silver)
+    assert graph.input_assets(marts) == ("silver.population", "silver.legal_persons", "silver.geography")
+    assert graph.output_asset(marts) == "gold.marts"
 
 
 def test_inputs_are_published_versions_of_upstream_outputs(graph):

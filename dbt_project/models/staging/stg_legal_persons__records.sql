@@ -1,0 +1,5 @@
+select
+    record_key,
+    dataset,
+    source_id
+from {{ source('silver_legal_persons', 'records') }}

@@ -1,0 +1,98 @@
+"""Lake tables by name in a Spark session, each pinned at the version readers may see.
+
+dbt sources, the SQL endpoint and notebooks name tables (``silver_population.persons``), not paths.
+:func:`register_published_views` makes those names in a session: one view per table, over its Delta
+path at exactly the pinned version (``SELECT * FROM delta.`<path>` VERSION AS OF <n>``), so a query
+by name can never read a version the quality gate did not publish. A table that was never published
+gets no view: a model reading it fails loudly instead of reading something unpublished.
+
+Names follow the catalogue id: the last part is the view, the parts before it (joined by ``_``) the
+schema: ``silver.population.persons`` -> ``silver_population.persons``, ``quality.validations`` ->
+``quality.validations``, ``gold.population.fct_population_pyramid`` ->
+``gold_population.fct_population_pyramid``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from govlake.lake import Lake
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+@dataclass(frozen=True)
+class View:
+    """A view registered over one table version."""
+
+    table_id: str
+    schema: str
+    name: str
+    version: int
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+def view_name(table_id: str) -> tuple[str, str]:
+    """(schema, view) of a catalogue table id (its parts are checked snake_case by the catalogue)."""
+    *schema, name = table_id.split(".")
+    return "_".join(schema), name
+
+
+def _quoted_path(path: str) -> str:
+    return path.replace("`", "``")
+
+
+def create_view(spark: SparkSession, lake: Lake, table_id: str, version: int) -> View:
+    """``<schema>.<name>`` over ``table_id`` at ``version`` (replacing a view of the same name)."""
+    schema, name = view_name(table_id)
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS `{schema}`")
+    spark.sql(
+        f"CREATE OR REPLACE VIEW `{schema}`.`{name}` AS "
+        f"SELECT * FROM delta.`{_quoted_path(lake.path(table_id))}` VERSION AS OF {int(version)}"
+    )
+    return View(table_id, schema, name, int(version))
+
+
+def register_published_views(
+    spark: SparkSession, lake: Lake, pins: Mapping[str, int | None] | None = None
+) -> list[View]:
+    """One view per published table at its pinned version; tables pinned to None get none.
+
+    ``pins``: table id -> version (a step's ``StepContext.pins``); default: every published table of
+    the catalogue at the version in force now (what the SQL endpoint serves).
+    """
+    if pins is None:
+        in_force = lake.publications()
+        pins = {
+            t.id: in_force[t.id].delta_version if t.id in in_force else None
+            for t in lake.catalogue.published_tables()
+        }
+    views = []
+    for table_id, version in pins.items():
+        if not lake.table(table_id).published:
+            raise ValueError(f"{table_id} is not a published table: pin only published tables")
+        if version is not None:
+            views.append(create_view(spark, lake, table_id, version))
+    return views
+
+
+def register_current_views(spark: SparkSession, lake: Lake, table_ids: Iterable[str]) -> list[View]:
+    """Views over unpublished tables (quality records) at their newest version *now*.
+
+    Pinned at registration, so every query of one run reads the same snapshot even while other
+    steps append. A published table is refused: readers read those at their published version.
+    """
+    views = []
+    for table_id in table_ids:
+        if lake.table(table_id).published:
+            raise ValueError(f"{table_id} is published: register it with register_published_views")
+        version = lake.latest_version(table_id)
+        if version is not None:
+            views.append(create_view(spark, lake, table_id, version))
+    return views
