@@ -24,7 +24,6 @@ from govlake.lake import Lake
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
-SCALE, SEED = 80, 5
 CHROMIUM = "/usr/bin/chromium"
 #: Columns that would carry a person's or an enterprise's identity: none may be in gold.
 IDENTIFYING = {"id_number", "id_number_raw", "name", "address", "phone", "uscc", "person_id", "record_key"}
@@ -39,19 +38,9 @@ def graph():
 
 
 @pytest.fixture(scope="module")
-def built(spark, own_lake, graph, tmp_path_factory):
-    """Generated extracts through every step of the graph (the marts last), on a lake of its own."""
-    from jobs.pipeline.run import run_steps
-    from synthetic.deliver import deliver_extracts
-    from synthetic.generator import generate
-
-    lake = Lake(own_lake("gold_lake"), spark)
-    generated = tmp_path_factory.mktemp("gold_generated")
-    generate(generated, SCALE, SEED, progress=False)
-    deliver_extracts(generated / "landing", lake)
-    runs = {run.step.name: run for run in run_steps(graph, lake, graph.steps)}
-    assert not [name for name, run in runs.items() if run.failed], {n: str(r.failed) for n, r in runs.items()}
-    return lake, runs["gold.marts"]
+def built(built_lake):
+    """The session's built lake: generated extracts through every step of the graph, the marts last."""
+    return built_lake.lake, built_lake.runs["gold.marts"]
 
 
 def test_dbt_build_passes_with_its_tests_and_unit_tests(built, graph):
