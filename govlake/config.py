@@ -16,7 +16,15 @@ GOVLAKE_REGISTRY          the source registry file                             `
 GOVLAKE_SHARES            the share definitions (who receives what)            ``registry/shares.yaml``
 GOVLAKE_SHARE_PSEUDONYM_KEY  key of the recipients' pseudonyms (HMAC-SHA256)  (generated for ``.lake``)
 GOVLAKE_SHARE_TOKEN_KEY   key of token hashes, file-URL signatures, audit      (generated for ``.lake``)
+GOVLAKE_METASTORE_URL     JDBC URL of a shared Hive metastore database         (none: names live in each
+                          (``jdbc:postgresql://host:port/db``)                 session, no servers)
+GOVLAKE_METASTORE_USER    its database user                                    ``govlake_metastore``
+GOVLAKE_METASTORE_PASSWORD  its password: read by the JVM from the environment (required with the URL)
 ========================  ===================================================  ==========================
+
+The metastore password never enters the settings or a Spark setting: Spark's Hive client is given
+the reference ``${env.GOVLAKE_METASTORE_PASSWORD}`` (Hadoop configuration substitution), so the
+value stays in the environment of the process that connects.
 """
 
 from __future__ import annotations
@@ -47,6 +55,10 @@ class Zone(StrEnum):
     QUALITY = "quality"  # validation results, Data Docs, scorecards
 
 
+#: The variable the shared metastore's password is read from (by reference only: see above).
+METASTORE_PASSWORD_ENV = "GOVLAKE_METASTORE_PASSWORD"
+
+
 class ConfigError(ValueError):
     """The environment describes a configuration that cannot work."""
 
@@ -60,6 +72,14 @@ class S3Settings:
 
 
 @dataclass(frozen=True)
+class MetastoreSettings:
+    """Where the shared Hive metastore keeps its tables; the password stays in the environment."""
+
+    url: str
+    user: str
+
+
+@dataclass(frozen=True)
 class Settings:
     storage_root: str
     spark_master: str
@@ -70,6 +90,9 @@ class Settings:
     #: Sharing secrets (govlake.sharing.share_keys says what happens when they are not set).
     share_pseudonym_key: str | None = field(default=None, repr=False)
     share_token_key: str | None = field(default=None, repr=False)
+    #: A shared Hive metastore (JDBC URL of its Postgres database): every Spark session of the
+    #: project then keeps table and view names there (the SQL endpoint's servers, dbt, the steps).
+    metastore: MetastoreSettings | None = None
 
     @property
     def is_s3(self) -> bool:
@@ -119,6 +142,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             secret_key=env["AWS_SECRET_ACCESS_KEY"],
         )
 
+    metastore = None
+    if url := env.get("GOVLAKE_METASTORE_URL", "").strip():
+        if not url.startswith("jdbc:postgresql://"):
+            raise ConfigError(
+                f"GOVLAKE_METASTORE_URL={url!r}: expected a Postgres JDBC URL (jdbc:postgresql://host:port/db)"
+            )
+        if not env.get(METASTORE_PASSWORD_ENV):
+            raise ConfigError(f"GOVLAKE_METASTORE_URL is set but {METASTORE_PASSWORD_ENV} is not")
+        metastore = MetastoreSettings(url=url, user=env.get("GOVLAKE_METASTORE_USER") or "govlake_metastore")
+
     return Settings(
         storage_root=root,
         spark_master=env.get("GOVLAKE_SPARK_MASTER", "local[2]"),
@@ -128,4 +161,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         shares_path=Path(env.get("GOVLAKE_SHARES") or DEFAULT_SHARES).expanduser().resolve(),
         share_pseudonym_key=env.get("GOVLAKE_SHARE_PSEUDONYM_KEY") or None,
         share_token_key=env.get("GOVLAKE_SHARE_TOKEN_KEY") or None,
+        metastore=metastore,
     )

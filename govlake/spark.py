@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from govlake.config import REPO_ROOT, S3Settings, Settings, load_settings
+from govlake.config import METASTORE_PASSWORD_ENV, REPO_ROOT, S3Settings, Settings, load_settings
 
 if TYPE_CHECKING:  # pyspark is imported lazily so light callers (CLI help, DAG parsing) stay fast
     from pyspark.sql import SparkSession
@@ -64,10 +65,44 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         class_path = ":".join(str(j) for j in jars)
         conf["spark.driver.extraClassPath"] = class_path
         conf["spark.executor.extraClassPath"] = class_path
+    if settings.metastore is not None:
+        conf |= metastore_conf(settings, jars)
     if settings.is_s3:
         assert settings.s3 is not None
         conf["spark.hadoop.fs.s3a.impl"] = "org.apache.hadoop.fs.s3a.S3AFileSystem"
         conf |= {f"spark.hadoop.{key}": value for key, value in s3a_options(settings.s3).items()}
+    return conf
+
+
+def metastore_conf(settings: Settings, jars: list[Path]) -> dict[str, str]:
+    """Spark's built-in Hive 2.3 client on the shared metastore database (Postgres).
+
+    Without it a session's catalogue is in memory (names live as long as the session) and the
+    Thrift server would fall back to an embedded Derby that admits one process at a time. With it
+    the SQL endpoint's Thrift and Connect servers, dbt and the pipeline's steps see the same names
+    at once. The schema is created once by ``infra/sql-endpoint/start.sh`` (DataNucleus SchemaTool
+    over Hive's model), so no session creates tables on the fly. The password is a reference that
+    Hadoop's configuration resolves from the JVM's environment: its value is in no Spark setting.
+    """
+    assert settings.metastore is not None
+    driver = [j for j in jars if j.name.startswith("postgresql-")]
+    if not driver:
+        raise SparkJarsMissing(
+            f"no Postgres JDBC driver in {settings.jars_dir}; run `bash infra/install.sh` (or `make install`)"
+        )
+    conf = {
+        "spark.sql.catalogImplementation": "hive",
+        "spark.hadoop.javax.jdo.option.ConnectionURL": settings.metastore.url,
+        "spark.hadoop.javax.jdo.option.ConnectionDriverName": "org.postgresql.Driver",
+        "spark.hadoop.javax.jdo.option.ConnectionUserName": settings.metastore.user,
+        "spark.hadoop.javax.jdo.option.ConnectionPassword": "${env." + METASTORE_PASSWORD_ENV + "}",
+        "spark.hadoop.datanucleus.schema.autoCreateAll": "false",
+        # The schema carries no Hive version record (SchemaTool made it, not Hive's schematool).
+        "spark.hadoop.hive.metastore.schema.verification": "false",
+    }
+    if settings.spark_master.startswith("local"):
+        # DataNucleus loads the JDBC driver from the JVM's class path, not from spark.jars.
+        conf["spark.driver.extraClassPath"] = str(driver[0])
     return conf
 
 

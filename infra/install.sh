@@ -41,6 +41,23 @@ if [[ ! -f "$JARS_DIR/.installed" || "$(cat "$JARS_DIR/.installed")" != "$(stamp
   echo "    done in $(( $(date +%s) - started )) s"
 fi
 
+# HiveServer2 CUSTOM authentication of the local SQL endpoint (infra/sql-endpoint/auth/): one class,
+# compiled with the JDK's javac against pyspark's own Thrift server jar (the interface it implements
+# is that jar's), into the jars folder. Rebuilt when its source or the lock (pyspark) changes.
+AUTH_SRC=infra/sql-endpoint/auth
+AUTH_JAR="$JARS_DIR/govlake-sql-endpoint-auth.jar"
+auth_stamp() { stamp $(find "$AUTH_SRC" -name '*.java' | sort) requirements.lock; }
+if [[ ! -f $AUTH_JAR || ! -f $JARS_DIR/.auth-installed || "$(cat "$JARS_DIR/.auth-installed")" != "$(auth_stamp)" ]]; then
+  echo "==> SQL endpoint authentication class into $AUTH_JAR"
+  command -v javac >/dev/null || { echo "javac (JDK 17) is required to build $AUTH_JAR" >&2; exit 1; }
+  thrift_jar=$(ls .venv/lib/python3*/site-packages/pyspark/jars/spark-hive-thriftserver_*.jar)
+  build=$(mktemp -d)
+  javac --release 17 -nowarn -cp "$thrift_jar" -d "$build" $(find "$AUTH_SRC" -name '*.java')
+  jar --create --file "$AUTH_JAR" -C "$build" .
+  rm -rf "$build"
+  auth_stamp > "$JARS_DIR/.auth-installed"
+fi
+
 # Front-end files of the lake's HTML pages (Data Docs' Bootstrap, jQuery, bootstrap-table, Font Awesome,
 # Vega...) from the npm registry, exactly as pinned in infra/web-assets/package-lock.json, into
 # infra/web-assets/node_modules/ (git-ignored). govlake/web_assets.py copies what a site needs next to
@@ -76,5 +93,28 @@ if [[ "${GOVLAKE_INSTALL_BROWSER:-1}" == 1 ]] && [[ ! -x $CHROMIUM || ! -f $CJK_
     echo "    done in $(( $(date +%s) - started )) s"
   else
     echo "    skipped: needs root and apt-get (install chromium and fonts-wqy-microhei yourself)" >&2
+  fi
+fi
+
+# PostgreSQL, the shared Hive metastore's database of the local SQL endpoint (infra/sql-endpoint/
+# starts a cluster of its own under .run/; nothing runs as a system service), from Debian's package.
+# Skipped when its binaries are there. Needs root and apt-get, like the step above.
+if [[ "${GOVLAKE_INSTALL_POSTGRES:-1}" == 1 ]] && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+  echo "==> PostgreSQL (the SQL endpoint's metastore database) from Debian packages"
+  started=$(date +%s)
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    # No system-wide cluster on port 5432: the project's scripts run their own.
+    if [[ ! -f /etc/postgresql-common/createcluster.conf ]]; then
+      mkdir -p /etc/postgresql-common && echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
+    fi
+    if ! apt-get update -qq || ! apt-get install -y -qq --no-install-recommends postgresql >/dev/null; then
+      echo "ERROR: apt-get could not install postgresql (see apt's messages above)" >&2
+      exit 1
+    fi
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || { echo "ERROR: apt-get ran but no initdb" >&2; exit 1; }
+    echo "    done in $(( $(date +%s) - started )) s"
+  else
+    echo "    skipped: needs root and apt-get (install postgresql yourself for infra/sql-endpoint/)" >&2
   fi
 fi
