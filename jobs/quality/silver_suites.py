@@ -280,23 +280,69 @@ def legal_persons_suite(refs: References) -> SilverSuite:
 
 
 def admin_divisions_suite(refs: References) -> SilverSuite:
+    from govlake.reference.admin_divisions import JIANGSU_UNMAPPABLE
+    from jobs.quality.silver import with_foreign_key_flag
+
+    table = "silver.geography.admin_divisions"
+    unmappable = ", ".join(f"'{code}'" for code in sorted(JIANGSU_UNMAPPABLE))
+
+    def current_parent_is_current(df: DataFrame, flag: str) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        checked = with_foreign_key_flag(df, flag, "parent_code", refs.current(table), "code")
+        return checked.withColumn(flag, F.col(flag) | ~F.col("is_current"))
+
     return (
-        SilverSuite("silver.geography.admin_divisions", meta={"library": "geography"})
-        .not_null("code", "name", "level")
+        SilverSuite(table, meta={"library": "geography"})
+        .not_null("code", "name", "level", "is_current")
         .unique("code")
         .matches("code", r"^32\d{4}$", description="a six-digit GB/T 2260 code in Jiangsu (32)")
         .in_set("level", ["province", "city", "district"])
+        .ordered("valid_from_year", "valid_to_year")
         .rule(
             "only_the_province_has_no_parent",
             "(level = 'province') = (parent_code IS NULL)",
             example_columns=["code", "level", "parent_code"],
         )
+        .rule(
+            "current_iff_no_end_year",
+            "is_current = (valid_to_year IS NULL)",
+            example_columns=["code", "valid_from_year", "valid_to_year"],
+            description="a code is current exactly when its validity has no end year",
+        )
+        .rule(
+            "current_code_has_no_successor",
+            "NOT is_current OR successor_code IS NULL",
+            example_columns=["code", "name", "successor_code"],
+            description="only an abolished code has a successor",
+        )
+        .rule(
+            "abolished_code_has_a_successor",
+            f"is_current OR successor_code IS NOT NULL OR code IN ({unmappable})",
+            example_columns=["code", "name", "valid_to_year"],
+            description="an abolished code has a successor, unless it is one of the 1983 prefectures"
+            " (地区) whose counties went to several cities",
+        )
+        .foreign_key(
+            "successor_code",
+            refs.current(table),
+            "code",
+            name="successor_is_a_current_division",
+            reference_name="silver.geography.admin_divisions (current)",
+            example_columns=["code", "name"],
+        )
         .foreign_key(
             "parent_code",
-            refs.reader("silver.geography.admin_divisions"),
+            refs.reader(table),
             "code",
             name="parent_is_a_division",
             reference_name="silver.geography.admin_divisions",
+        )
+        .derived(
+            "current_parent_is_current",
+            current_parent_is_current,
+            description="a current division's parent is current",
+            example_columns=["code", "name", "parent_code"],
         )
     )
 
