@@ -74,10 +74,12 @@ class References:
 
 
 def _admin_codes(refs: References) -> Callable[[SparkSession], DataFrame]:
-    """The codes of the GB/T 2260 gazetteer (reference data, the same the admin-division table is built from).
+    """The current codes of the GB/T 2260 gazetteer (reference data, the admin-division table's source).
 
     Population is built (and gated) before geography, so the check cannot wait for the geography
-    library; the gazetteer is what ``silver.geography.admin_divisions`` holds anyway.
+    library. Only current codes: the records' admin codes are current already (an abolished code
+    sent is replaced by its successor, :mod:`jobs.silver.rules.admin_codes`), and an abolished one
+    left (no successor) is worth a warning.
     """
 
     def read(spark: SparkSession) -> DataFrame:

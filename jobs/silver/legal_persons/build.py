@@ -98,6 +98,7 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
 
     from pyspark.sql import functions as F
 
+    from jobs.silver.rules.admin_codes import admin_code
     from jobs.silver.rules.dates import parse_date
     from jobs.silver.rules.identity import citizen_id
     from jobs.silver.rules.industry import industry_code
@@ -141,6 +142,13 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
         )
         rep = citizen_id(F.col("legal_representative_id_number"))
         industry = industry_code(F.col("industry_code"))
+        # the district sent, else the one in the USCC (where it was issued, maybe abolished since)
+        admin = admin_code(
+            F.coalesce(
+                F.when(F.col("admin_code").rlike(r"^\d{6}$"), F.col("admin_code")),
+                F.when(u.is_valid, u.admin_code),
+            )
+        )
         frames.append(
             df.select(
                 *base(df, "enterprise"),
@@ -154,10 +162,9 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
                 normalize_person_name(F.col("legal_representative_name")).alias("legal_representative_name"),
                 F.when(rep.is_valid, rep.id).alias("legal_representative_id_number"),
                 clean_spaces(fold_fullwidth(F.col("registered_address"))).alias("registered_address"),
-                F.coalesce(
-                    F.when(F.col("admin_code").rlike(r"^\d{6}$"), F.col("admin_code")),
-                    F.when(u.is_valid, u.admin_code),
-                ).alias("admin_code"),
+                admin.code.alias("admin_code"),
+                admin.code_sent.alias("admin_code_sent"),
+                admin.is_historical.alias("admin_code_historical"),
                 industry.code.alias("industry_code"),
                 F.col("industry_code").alias("industry_code_raw"),
                 industry.is_valid.alias("industry_code_valid"),
@@ -180,6 +187,8 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
                 F.expr(NO_STRING).alias("legal_representative_id_number"),
                 clean_spaces(fold_fullwidth(F.col("address"))).alias("registered_address"),
                 F.expr(NO_STRING).alias("admin_code"),
+                F.expr(NO_STRING).alias("admin_code_sent"),
+                F.lit(None).cast("boolean").alias("admin_code_historical"),
                 F.expr(NO_STRING).alias("industry_code"),
                 *_no_industry_check(),
                 clean_spaces(F.col("taxpayer_type")).alias("entity_type"),
@@ -197,6 +206,7 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
             "legal_representative_id_number",
             "registered_address",
             "admin_code",
+            "admin_code_sent",
             "industry_code",
             "entity_type",
             "status",
@@ -209,6 +219,7 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
                 *mixed_identifiers("employer_uscc"),
                 normalize_enterprise_name(F.col("employer_name")).alias("name"),
                 *[F.expr(NO_STRING).alias(c) for c in nulls],
+                F.lit(None).cast("boolean").alias("admin_code_historical"),
                 *_no_industry_check(),
                 F.lit(None).cast("date").alias("established_on"),
             )

@@ -148,6 +148,7 @@ def standardize_mentions(mentions: DataFrame, date_formats: Sequence[str]) -> Da
     """Apply the population rules to raw mentions: the columns the base library and matching use."""
     from pyspark.sql import functions as F
 
+    from jobs.silver.rules.admin_codes import admin_code
     from jobs.silver.rules.dates import parse_date
     from jobs.silver.rules.identity import citizen_id, id_cross_checks, normalize_sex
     from jobs.silver.rules.phones import phone as parse_phone
@@ -157,7 +158,9 @@ def standardize_mentions(mentions: DataFrame, date_formats: Sequence[str]) -> Da
     stated_birth = parse_date(F.col("birth_date_raw"), date_formats).getField("date")
     checks = id_cross_checks(idn, stated_birth, F.col("sex_raw"))
     phone = parse_phone(F.col("phone_raw"))
-    admin = F.regexp_replace(fold_fullwidth(F.col("admin_code_raw")), r"\s", "")
+    sent_code = F.regexp_replace(fold_fullwidth(F.col("admin_code_raw")), r"\s", "")
+    # the code as sent may be abolished since (320602 on a 2018 birth): kept, and its successor used
+    admin = admin_code(F.when(sent_code.rlike(r"^\d{6}$"), sent_code))
     return mentions.select(
         "record_key",
         "dataset",
@@ -178,7 +181,9 @@ def standardize_mentions(mentions: DataFrame, date_formats: Sequence[str]) -> Da
         F.coalesce(idn.birth_date, stated_birth).alias("birth_date"),
         checks.birth_date_conflict.alias("birth_date_conflict"),
         checks.sex_conflict.alias("sex_conflict"),
-        F.when(admin.rlike(r"^\d{6}$"), admin).alias("admin_code"),
+        admin.code.alias("admin_code"),
+        admin.code_sent.alias("admin_code_sent"),
+        admin.is_historical.alias("admin_code_historical"),
         idn.admin_code.alias("birthplace_code"),  # from the ID: where the person was first registered
         clean_spaces(fold_fullwidth(F.col("address_raw"))).alias("address"),
         phone.getField("phone").alias("phone"),
