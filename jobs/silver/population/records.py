@@ -114,7 +114,26 @@ PERSON_ATTRIBUTES = (
 DATE_ATTRIBUTES = ("birth_date", "death_date")
 
 
-def _mentions(bronze: DataFrame, dataset: str) -> DataFrame:
+def record_identity(row_key: Sequence[str], role: str, record_key: Column) -> Column:
+    """What names a mention for good: source id + the source's own row key + role.
+
+    The record_key carries the file's hash, so the same registration resent in a later file gets
+    another one; the row key (``Dataset.row_key`` in the registry: a record or certificate number)
+    does not. New person_ids are minted from this, never from the file. Without a row key, or with
+    a blank one, the record_key stands in.
+    """
+    from pyspark.sql import functions as F
+
+    if not row_key:
+        return record_key
+    parts = [F.nullif(F.trim(F.col(c).cast("string")), F.lit("")) for c in row_key]
+    complete = F.lit(True)
+    for part in parts:
+        complete = complete & part.isNotNull()
+    return F.when(complete, F.concat_ws("|", F.col("_source_id"), *parts, F.lit(role))).otherwise(record_key)
+
+
+def _mentions(bronze: DataFrame, dataset: str, row_key: Sequence[str] = ()) -> DataFrame:
     """One row per person mention, attributes still as sent (strings)."""
     from functools import reduce
 
@@ -122,10 +141,14 @@ def _mentions(bronze: DataFrame, dataset: str) -> DataFrame:
 
     frames = []
     for mention in PERSON_MENTIONS[dataset]:
+        key = F.concat_ws(
+            "|", "_source_id", "_file_hash", F.col("_row_number").cast("string"), F.lit(mention.role)
+        )
         cols: list[Column] = [
-            F.concat_ws(
-                "|", "_source_id", "_file_hash", F.col("_row_number").cast("string"), F.lit(mention.role)
-            ).alias("record_key"),
+            key.alias("record_key"),
+            record_identity([c for c in row_key if c in bronze.columns], mention.role, key).alias(
+                "record_identity"
+            ),
             F.lit(dataset).alias("dataset"),
             F.lit(mention.role).alias("role"),
             *[F.col(c) for c in ("_source_id", "_prefecture", "_file_hash", "_row_number", "_ingested_at")],
@@ -160,6 +183,7 @@ def standardize_mentions(mentions: DataFrame, date_formats: Sequence[str]) -> Da
     admin = F.regexp_replace(fold_fullwidth(F.col("admin_code_raw")), r"\s", "")
     return mentions.select(
         "record_key",
+        "record_identity",
         "dataset",
         "role",
         F.col("_source_id").alias("source_id"),
@@ -187,9 +211,21 @@ def standardize_mentions(mentions: DataFrame, date_formats: Sequence[str]) -> Da
     )
 
 
-def person_records(bronze_by_dataset: Mapping[str, DataFrame], date_formats: Sequence[str]) -> DataFrame:
-    """All population bronze tables -> standardized person records (pure: DataFrames in and out)."""
+def person_records(
+    bronze_by_dataset: Mapping[str, DataFrame],
+    date_formats: Sequence[str],
+    row_keys: Mapping[str, Sequence[str]] | None = None,
+) -> DataFrame:
+    """All population bronze tables -> standardized person records (pure: DataFrames in and out).
+
+    ``row_keys``: dataset -> its registry row key, for :func:`record_identity`.
+    """
     from functools import reduce
 
-    frames = [_mentions(df, name) for name, df in bronze_by_dataset.items() if name in PERSON_MENTIONS]
+    row_keys = row_keys or {}
+    frames = [
+        _mentions(df, name, row_keys.get(name, ()))
+        for name, df in bronze_by_dataset.items()
+        if name in PERSON_MENTIONS
+    ]
     return standardize_mentions(reduce(lambda a, b: a.unionByName(b), frames), date_formats)
