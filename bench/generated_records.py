@@ -83,12 +83,13 @@ def generated_records(scale: int, seed: int, work: Path) -> GeneratedRecords:
     registry = load_registry(settings.registry_path)
     graph = pipeline_graph(registry)
     population_sources = {s for s, src in registry.sources.items() if src.dataset in PERSON_MENTIONS}
-    if not any((out.folder / "lake" / "bronze").glob("*")):
+    if not (out.folder / "lake" / "raw").is_dir():
         deliver_extracts(generated / "landing", lake)
-        for step in graph.steps:
-            if step.kind is StepKind.INGEST and step.source_id in population_sources:
-                for landed in land(step, lake):
-                    load(step, lake, landed["file_hash"])
+    # Landing and loading resume where a stopped run left off: files are known by their hash.
+    for step in graph.steps:
+        if step.kind is StepKind.INGEST and step.source_id in population_sources:
+            for landed in land(step, lake):
+                load(step, lake, landed["file_hash"])
     loaded_at = time.perf_counter()
     step = graph.step("silver.population")
     ctx = StepContext.open(lake, step.name, step.inputs, pins={})

@@ -24,6 +24,9 @@ class Mention:
     columns: Mapping[str, str]
     observed_at: str | None = None  # the row's own date that says when the facts were true
     extra: Mapping[str, str] = field(default_factory=dict)
+    #: The column holding the ID number of the other person the row is about (a spouse): matching
+    #: borrows that person's residence for a mention that states none of its own.
+    partner_id_column: str | None = None
 
 
 PERSON_MENTIONS: dict[str, tuple[Mention, ...]] = {
@@ -90,12 +93,14 @@ PERSON_MENTIONS: dict[str, tuple[Mention, ...]] = {
             {"id_number": "husband_id_number", "name": "husband_name"},
             observed_at="registered_on",
             extra={"sex": "1"},
+            partner_id_column="wife_id_number",
         ),
         Mention(
             "wife",
             {"id_number": "wife_id_number", "name": "wife_name"},
             observed_at="registered_on",
             extra={"sex": "2"},
+            partner_id_column="husband_id_number",
         ),
     ),
 }
@@ -163,6 +168,10 @@ def _mentions(bronze: DataFrame, dataset: str, row_key: Sequence[str] = ()) -> D
                 cols.append(F.lit(mention.extra[attr]).alias(f"{attr}_raw"))
             else:
                 cols.append(F.lit(None).cast("string").alias(f"{attr}_raw"))
+        partner = (
+            F.col(mention.partner_id_column) if mention.partner_id_column else F.lit(None).cast("string")
+        )
+        cols.append(partner.alias("partner_id_number_raw"))
         frames.append(bronze.select(*cols))
     return reduce(lambda a, b: a.unionByName(b), frames)
 
@@ -177,6 +186,7 @@ def standardize_mentions(mentions: DataFrame, date_formats: Sequence[str]) -> Da
     from jobs.silver.rules.text import clean_spaces, fold_fullwidth, normalize_person_name
 
     idn = citizen_id(F.col("id_number_raw"))
+    partner = citizen_id(F.col("partner_id_number_raw"))
     stated_birth = parse_date(F.col("birth_date_raw"), date_formats).getField("date")
     checks = id_cross_checks(idn, stated_birth, F.col("sex_raw"))
     phone = parse_phone(F.col("phone_raw"))
@@ -208,6 +218,7 @@ def standardize_mentions(mentions: DataFrame, date_formats: Sequence[str]) -> Da
         phone.getField("phone").alias("phone"),
         clean_spaces(F.col("ethnicity_raw")).alias("ethnicity"),
         parse_date(F.col("death_date_raw"), date_formats).getField("date").alias("death_date"),
+        F.when(partner.is_valid, partner.id).alias("partner_id_number"),
     )
 
 

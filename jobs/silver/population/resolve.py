@@ -127,8 +127,9 @@ PRIOR_WEIGHT = 0.2
 #: Pairs sampled for u estimation (Splink recommends far more for production; cheap by design).
 U_MAX_PAIRS = 2e6
 
-#: ``record_identity`` (source id + the source's row key, see records.record_identity) is optional:
-#: without it the record_key names new persons.
+#: Optional (:data:`OPTIONAL_COLUMNS`): ``record_identity`` (source id + the source's row key, see
+#: records.record_identity; without it the record_key names new persons), ``id_number_raw`` (the ID
+#: as written, for ``id_body``) and ``partner_id_number`` (a spouse's valid ID, see :func:`_prepare`).
 REQUIRED_COLUMNS = (
     "record_key",
     "source_id",
@@ -141,7 +142,7 @@ REQUIRED_COLUMNS = (
     "phone",
 )
 UNKNOWN_SEX = ("0", "9", "未知", "未说明", "未知的性别", "未说明的性别")
-OPTIONAL_COLUMNS = ("record_identity",)
+OPTIONAL_COLUMNS = ("record_identity", "id_number_raw", "partner_id_number")
 CROSSWALK_DDL = (
     "record_key string, source_id string, person_id string, match_method string, match_probability double"
 )
@@ -151,7 +152,8 @@ _ONE_SIDE_WITHOUT_ID = "(l.id_person_id is null or r.id_person_id is null)"
 #: Blocking rules for prediction (OR-ed by Splink; each pair scored once). Numbered from 1, they
 #: tolerate one fault at a time: a given-name typo (3, 4, 5, 7), a surname typo (3, 4, 6), a missing
 #: or mistyped birth date (2, 4, 7), a missing or stale district (1, 4, 5, 6). ``address_house`` is
-#: the address up to the house number (号), so a full and a truncated address still meet.
+#: the address up to the house number (号), so a full and a truncated address still meet. Rule 8
+#: brings a mistyped ID to the valid one it was meant to be.
 BLOCKING_RULES: tuple[str, ...] = (
     "l.name = r.name and l.birth_date = r.birth_date",
     "l.name = r.name and l.admin_code = r.admin_code",
@@ -160,6 +162,7 @@ BLOCKING_RULES: tuple[str, ...] = (
     "l.birth_date = r.birth_date and l.surname = r.surname",
     "l.birth_date = r.birth_date and l.given_name = r.given_name",
     "l.address_house = r.address_house and l.surname = r.surname",
+    "l.id_body = r.id_body",
 )
 #: EM fallback: each rule leaves the other fields free to be estimated.
 EM_BLOCKING_RULES: tuple[str, ...] = (
@@ -241,7 +244,19 @@ def _check_key(key: str | None) -> str:
 
 
 def _prepare(records: DataFrame, key: str) -> DataFrame:
-    """The columns linkage uses, blanks as NULL (two blanks must not 'match'), IDs replaced by hashes."""
+    """The columns linkage uses, blanks as NULL (two blanks must not 'match'), IDs replaced by hashes.
+
+    Two things a registration clerk would use beside the plain fields:
+
+    * ``id_body`` — the first 17 characters of the ID as written, valid or not. An ID whose check
+      character is mistyped is not an ID (it names nobody for sure), but its 17 digits still carry
+      birthplace, birth date and sequence: a record with such an ID meets the record whose valid ID
+      starts the same (blocking rule and comparison ``id_body``).
+    * a **partner's residence** — a mention that states no residence of its own but names a partner
+      with a valid ID (a spouse in a marriage registration: name and sex only) takes the address the
+      partner's own records give most often (ties: the smaller), since spouses share a household.
+    """
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     missing = [c for c in REQUIRED_COLUMNS if c not in records.columns]
@@ -252,35 +267,89 @@ def _prepare(records: DataFrame, key: str) -> DataFrame:
         c = F.trim(F.col(name).cast("string"))
         return F.when(c != "", c)
 
+    def optional(name: str) -> Any:
+        return text(name) if name in records.columns else F.lit(None).cast("string")
+
     idn = F.upper(text("id_number"))
     valid = idn.rlike(r"^\d{17}[\dX]$")
-    admin = text("admin_code")
+    written = F.regexp_replace(F.upper(optional("id_number_raw")), r"[^0-9X]", "")
+    body = F.coalesce(
+        F.when(valid, F.substring(idn, 1, 17)),
+        F.when(written.rlike(r"^\d{17}[\dX]$"), F.substring(written, 1, 17)),
+    )
+    partner = F.upper(optional("partner_id_number"))
     name = text("name")
-    address = text("address")
     # The ID states the birth date: fill it where the record lacks one (upstream may already have).
     birth = F.coalesce(
         F.col("birth_date").cast("date"), F.when(valid, F.try_to_date(F.substring(idn, 7, 8), "yyyyMMdd"))
     )
-    house = F.regexp_extract(address, r"^(.*?号)", 1)
     phone = F.regexp_replace(text("phone"), r"\D", "")
     sex = text("sex")
     identity = F.col("record_identity") if "record_identity" in records.columns else F.col("record_key")
-    return records.select(
+    base = records.select(
         F.col("record_key").cast("string").alias("unique_id"),
         F.col("source_id").cast("string").alias("source_id"),
         F.coalesce(identity.cast("string"), F.col("record_key").cast("string")).alias("record_identity"),
         F.when(valid, _hmac_person_id("id", idn, key)).alias("id_person_id"),
+        body.alias("id_body"),
         name.alias("name"),
         F.substring(name, 1, 1).alias("surname"),
         F.when(F.length(name) > 1, F.substring(name, 2, 64)).alias("given_name"),
         F.date_format(birth, "yyyy-MM-dd").alias("birth_date"),
         # GB/T 2261.1 "0" unknown / "9" unstated say nothing: two of them must not agree.
         F.when(~sex.isin(*UNKNOWN_SEX), sex).alias("sex"),
-        admin.alias("admin_code"),
-        F.substring(admin, 1, 4).alias("prefecture"),
-        address.alias("address"),
-        F.when(house != "", house).alias("address_house"),
+        text("admin_code").alias("admin_code"),
+        text("address").alias("address"),
         F.when(phone != "", phone).alias("phone"),
+        F.when(partner.rlike(r"^\d{17}[\dX]$"), _hmac_person_id("id", partner, key)).alias(
+            "partner_person_id"
+        ),
+    )
+    if "partner_id_number" in records.columns:
+        lives = (
+            base.where(F.col("id_person_id").isNotNull() & F.col("address").isNotNull())
+            .groupBy(F.col("id_person_id").alias("partner_person_id"), "address", "admin_code")
+            .count()
+        )
+        w = Window.partitionBy("partner_person_id").orderBy(F.col("count").desc(), "address", "admin_code")
+        partner_home = (
+            lives.withColumn("_n", F.row_number().over(w))
+            .where("_n = 1")
+            .select(
+                "partner_person_id",
+                F.col("address").alias("_p_address"),
+                F.col("admin_code").alias("_p_admin"),
+            )
+        )
+        borrow = (
+            F.col("id_person_id").isNull()
+            & F.col("address").isNull()
+            & F.col("admin_code").isNull()
+            & F.col("_p_address").isNotNull()
+        )
+        base = (
+            base.join(partner_home, "partner_person_id", "left")
+            .withColumn("address", F.when(borrow, F.col("_p_address")).otherwise(F.col("address")))
+            .withColumn("admin_code", F.when(borrow, F.col("_p_admin")).otherwise(F.col("admin_code")))
+            .drop("_p_address", "_p_admin")
+        )
+    house = F.regexp_extract(F.col("address"), r"^(.*?号)", 1)
+    return base.drop("partner_person_id").select(
+        "unique_id",
+        "source_id",
+        "record_identity",
+        "id_person_id",
+        "id_body",
+        "name",
+        "surname",
+        "given_name",
+        "birth_date",
+        "sex",
+        "admin_code",
+        F.substring("admin_code", 1, 4).alias("prefecture"),
+        "address",
+        F.when(house != "", house).alias("address_house"),
+        "phone",
     )
 
 
@@ -295,7 +364,12 @@ PRIOR_M: dict[str, list[float]] = {
     "sex": [0.98, 0.02],
     "residence": [0.55, 0.12, 0.05, 0.12, 0.02, 0.04, 0.10],
     "phone": [0.6, 0.02, 0.38],
+    "id_body": [0.9, 0.08, 0.02],
 }
+#: Comparisons whose m and u are the priors, never trained: ID-bearing records (the labels) all
+#: agree on their ID, and random pairs never do, so training would learn certainty both ways —
+#: while a mistyped ID that differs from a valid one is weak evidence, not proof, of two persons.
+FIXED_PRIORS = ("id_body",)
 #: u priors, same levels: the share of two *different* persons' records landing in each level.
 #: Rounded from the u that random sampling measured on the generator's 20k-person province
 #: (``python -m bench.resolution --generated 20000 --seed 1``); used when a lake is too small to
@@ -306,6 +380,7 @@ PRIOR_U: dict[str, list[float]] = {
     "sex": [0.5, 0.5],
     "residence": [0.000002, 0.00001, 0.00001, 0.004, 0.03, 0.05, 0.915978],
     "phone": [0.0000001, 0.000001, 0.9999989],
+    "id_body": [0.00000001, 0.0000005, 0.99999949],
 }
 
 
@@ -364,6 +439,17 @@ def _comparisons() -> list[Any]:
             ],
         ).configure(m_probabilities=PRIOR_M["residence"]),
         cl.LevenshteinAtThresholds("phone", 1).configure(m_probabilities=PRIOR_M["phone"]),
+        # Only ever scored with at least one side's ID invalid (two valid IDs never meet).
+        cl.CustomComparison(
+            output_column_name="id_body",
+            comparison_description="the ID's first 17 characters as written: same, one off, else",
+            comparison_levels=[
+                cll.NullLevel("id_body"),
+                cll.ExactMatchLevel("id_body"),
+                cll.LevenshteinLevel("id_body", 1),
+                cll.ElseLevel(),
+            ],
+        ).configure(m_probabilities=PRIOR_M["id_body"], u_probabilities=PRIOR_U["id_body"]),
     ]
 
 
@@ -405,11 +491,15 @@ def _blend_priors(model: dict[str, Any], priors: dict[str, list[float]], weight:
 
 def _fill_from_priors(model: dict[str, Any], *, m: bool, u: bool) -> dict[str, Any]:
     """Set every level's m (``m=True``: all of them; else only missing ones) and likewise u from
-    :data:`PRIOR_M` / :data:`PRIOR_U`."""
+    :data:`PRIOR_M` / :data:`PRIOR_U`; the comparisons of :data:`FIXED_PRIORS` always."""
     for comparison in model["comparisons"]:
         name = comparison["output_column_name"]
+        fixed = name in FIXED_PRIORS
         levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
-        for which, priors, overwrite in (("m_probability", PRIOR_M, m), ("u_probability", PRIOR_U, u)):
+        for which, priors, overwrite in (
+            ("m_probability", PRIOR_M, m or fixed),
+            ("u_probability", PRIOR_U, u or fixed),
+        ):
             prior = priors.get(name)
             if prior is None or len(prior) != len(levels):
                 continue
