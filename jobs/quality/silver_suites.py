@@ -201,6 +201,20 @@ def persons_suite(refs: References) -> SilverSuite:
             description="the sex is the one the ID number's 17th digit carries",
         )
         .in_set("sex", ["1", "2"], severity=WARN)
+        # Identity lineage: a person closed by a merge points at the person it lives on as.
+        .columns_exist("merged_into", "split_from")
+        .rule(
+            "merged_only_when_closed",
+            "merged_into IS NULL OR (NOT is_current AND merged_into <> person_id)",
+            example_columns=["person_id", "merged_into", "is_current"],
+            description="only a closed version names the (other) person it was merged into",
+        )
+        .rule(
+            "not_split_from_itself",
+            "split_from IS NULL OR split_from <> person_id",
+            example_columns=["person_id", "split_from"],
+            description="a person split off another names that other person",
+        )
         # Golden attributes come from several records: each was plausible alone (drops happen on
         # person_records), their combination is recorded when it is not.
         .ordered("birth_date", "death_date", severity=WARN)
