@@ -38,6 +38,7 @@ import codecs
 import csv
 import io
 import json
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -98,7 +99,9 @@ class Reason(StrEnum):
 
 #: File reasons that refuse a file unread (no record is staged): a limit was exceeded.
 LIMIT_REASONS = frozenset({Reason.FILE_TOO_LARGE, Reason.TOO_MANY_ROWS, Reason.XLSX_TOO_LARGE})
-_BAD_WORKBOOK = (OSError, KeyError, ValueError, EOFError)  # zipfile.BadZipFile and zlib.error included
+# What a damaged workbook raises: zipfile.BadZipFile, zlib.error, XML ParseError (a SyntaxError),
+# defusedxml's refusals (ValueError), openpyxl's KeyError for a missing part.
+_BAD_WORKBOOK = (OSError, KeyError, ValueError, EOFError, SyntaxError, zlib.error)
 
 
 class FileRefused(Exception):
@@ -344,7 +347,11 @@ class _Header:
     """One file's header (CSV, XLSX): which source position feeds which canonical column, and drift."""
 
     def __init__(self, source: Source, dataset: Dataset, names: list[str]) -> None:
-        self.names = [(n or "").strip().lstrip(_BOM).strip() for n in names]
+        # Names of an undecodable header keep their bad bytes as \\udcNN escapes (storable text).
+        self.names = [
+            (n or "").strip().lstrip(_BOM).strip().encode("utf-8", "backslashreplace").decode("utf-8")
+            for n in names
+        ]
         self.width = len(self.names)
         self.canonical: dict[str, int] = {}  # canonical column -> source position
         self.drift: list[tuple[str, int]] = []  # (name kept in _extra, source position)
@@ -1093,12 +1100,8 @@ def _read_xlsx(
     limits = source.limits
     try:
         size = xlsx_decompressed_size(extract)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        result.file_reason, result.file_detail = (
-            Reason.UNREADABLE_FILE,
-            f"not a readable XLSX workbook: {exc}",
-        )
-        return
+    except (zipfile.BadZipFile, *_BAD_WORKBOOK) as exc:
+        raise FileRefused(Reason.UNREADABLE_FILE, f"not a readable XLSX workbook: {exc}") from exc
     if size > limits.max_xlsx_decompressed_bytes:
         raise FileRefused(
             Reason.XLSX_TOO_LARGE,
@@ -1108,13 +1111,9 @@ def _read_xlsx(
     handle = extract.open()
     try:
         workbook = load_workbook(handle, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, *_BAD_WORKBOOK) as exc:
         handle.close()
-        result.file_reason, result.file_detail = (
-            Reason.UNREADABLE_FILE,
-            f"not a readable XLSX workbook: {exc}",
-        )
-        return
+        raise FileRefused(Reason.UNREADABLE_FILE, f"not a readable XLSX workbook: {exc}") from exc
     header: _Header | None = None
     rows: list[list[str | None]] = []
     bad: list[tuple[int, str, str, str]] = []  # seq, raw, reason, detail
