@@ -130,3 +130,44 @@ def test_unparseable_required_date_is_quarantined(spark, bronze_settings, drop):
     landed = land_new_files("test_deaths_json", bronze_settings)
     result = load_file("test_deaths_json", landed[0]["file_hash"], bronze_settings)
     assert (result["rows_accepted"], result["rows_quarantined"]) == (1, 1)
+
+
+def test_a_reader_that_loses_a_record_is_caught_and_nothing_is_written(
+    spark, bronze_settings, drop, monkeypatch
+):
+    """The accounting check counts the raw bytes itself: a reader dropping a record cannot agree."""
+    import jobs.bronze.readers as readers
+    from jobs.bronze.load import AccountingError, load_file
+    from jobs.raw.land import land_new_files, loaded_marker_path
+
+    real_record = readers._CsvReader._record
+
+    def lossy(self, lines, values):  # silently skips record L3
+        if self.header is not None and values and values[0] == "L3":
+            return
+        real_record(self, lines, values)
+
+    monkeypatch.setattr(readers._CsvReader, "_record", lossy)
+    monkeypatch.setattr(readers._CsvReader, "_fast", lambda self, block, offset: False)
+    text = HEADER + "\n" + "".join(f"L{i}|{i}|名{i}|19900101|地址{i}\n" for i in range(1, 6))
+    drop(bronze_settings, "test_household_gbk", "lossy.csv", text.encode("gbk"))
+    [landed] = [
+        f for f in land_new_files("test_household_gbk", bronze_settings) if f["original_name"] == "lossy.csv"
+    ]
+    with pytest.raises(AccountingError, match="the raw bytes hold 5 records but 4 were accepted"):
+        load_file("test_household_gbk", landed["file_hash"], bronze_settings)
+    for table_id, column in (
+        ("bronze.household_registration", "_file_hash"),
+        ("quarantine.bronze_rows", "_file_hash"),
+        ("bronze._ingest_log", "file_hash"),
+    ):
+        assert (
+            _table(spark, bronze_settings, table_id).where(f"{column} = '{landed['file_hash']}'").count() == 0
+        )
+    assert not storage.exists(
+        bronze_settings, loaded_marker_path(bronze_settings, "test_household_gbk", landed["file_hash"])
+    )
+
+    monkeypatch.undo()  # the reader mended: the same file now loads whole
+    result = load_file("test_household_gbk", landed["file_hash"], bronze_settings)
+    assert (result["rows_in"], result["rows_accepted"]) == (5, 5)
