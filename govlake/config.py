@@ -20,16 +20,29 @@ GOVLAKE_METASTORE_URL     JDBC URL of a shared Hive metastore database         (
                           (``jdbc:postgresql://host:port/db``)                 session, no servers)
 GOVLAKE_METASTORE_USER    its database user                                    ``govlake_metastore``
 GOVLAKE_METASTORE_PASSWORD  its password: read by the JVM from the environment (required with the URL)
+GOVLAKE_PERSON_ID_KEY     secret key person_ids are keyed with (HMAC-SHA256)   required, except on the
+                                                                               embedded demo lake
 ========================  ===================================================  ==========================
 
 The metastore password never enters the settings or a Spark setting: Spark's Hive client is given
 the reference ``${env.GOVLAKE_METASTORE_PASSWORD}`` (Hadoop configuration substitution), so the
 value stays in the environment of the process that connects.
+
+The person-id key is a secret reference like the S3 keys: the repo holds none, not even a default.
+On the embedded demo lake (``.lake/``, synthetic citizens only) a random key is made once into
+``.lake/_secrets/person_id.key`` (git-ignored with the rest of ``.lake/``, and deleted with it): the
+demo needs no setup, and that key names nobody real. Anywhere else it must be set: with a key in
+the repo or a fixed fallback, anyone could recompute every citizen's person_id from the enumerable
+ID numbers. A fingerprint of the key (:func:`key_fingerprint`) is kept beside the resolution model,
+and a build with another key stops (:class:`KeyMismatch`) instead of renumbering every citizen.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -40,6 +53,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_LAKE = REPO_ROOT / ".lake"
 DEFAULT_REGISTRY = REPO_ROOT / "registry" / "sources.yaml"
 DEFAULT_SHARES = REPO_ROOT / "registry" / "shares.yaml"
+PERSON_ID_KEY_ENV = "GOVLAKE_PERSON_ID_KEY"
+#: Where the embedded demo lake keeps the key it made for itself (inside the lake: gone with it).
+EMBEDDED_PERSON_ID_KEY = EMBEDDED_LAKE / "_secrets" / "person_id.key"
+#: A key shorter than this is refused: person_ids are only as secret as the key is unguessable.
+MIN_KEY_CHARS = 32
+_FINGERPRINT_LABEL = b"govlake person-id key fingerprint v1"
 
 
 class Zone(StrEnum):
@@ -61,6 +80,15 @@ METASTORE_PASSWORD_ENV = "GOVLAKE_METASTORE_PASSWORD"
 
 class ConfigError(ValueError):
     """The environment describes a configuration that cannot work."""
+
+
+class KeyMismatch(ConfigError):
+    """The lake's person_ids were made with another key than the one configured now."""
+
+
+def key_fingerprint(key: str) -> str:
+    """16 hex digits of HMAC-SHA256(key, a fixed label): tells keys apart, reveals nothing of them."""
+    return hmac.new(key.encode("utf-8"), _FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -93,6 +121,19 @@ class Settings:
     #: A shared Hive metastore (JDBC URL of its Postgres database): every Spark session of the
     #: project then keeps table and view names there (the SQL endpoint's servers, dbt, the steps).
     metastore: MetastoreSettings | None = None
+    #: The person-id key (``GOVLAKE_PERSON_ID_KEY``); None when unset on a lake that is not the
+    #: embedded demo lake — :meth:`require_person_id_key` then refuses.
+    person_id_key: str | None = field(default=None, repr=False)
+
+    def require_person_id_key(self) -> str:
+        """The person-id key, or a :class:`ConfigError` saying how to set one."""
+        if not self.person_id_key:
+            raise ConfigError(
+                f"{PERSON_ID_KEY_ENV} is not set: the lake at {self.storage_root} is not the embedded demo "
+                "lake, so person_ids need a secret key of its own (e.g. `openssl rand -hex 32`, kept in "
+                "the secret store and the same for every scheduler and worker)"
+            )
+        return self.person_id_key
 
     @property
     def is_s3(self) -> bool:
@@ -151,6 +192,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if not env.get(METASTORE_PASSWORD_ENV):
             raise ConfigError(f"GOVLAKE_METASTORE_URL is set but {METASTORE_PASSWORD_ENV} is not")
         metastore = MetastoreSettings(url=url, user=env.get("GOVLAKE_METASTORE_USER") or "govlake_metastore")
+    key = env.get(PERSON_ID_KEY_ENV, "").strip() or None
+    embedded = not root.startswith("s3a://") and Path(root) == EMBEDDED_LAKE.resolve()
+    if key is None and embedded:
+        key = _embedded_person_id_key()
+    if key is not None and len(key) < MIN_KEY_CHARS:
+        raise ConfigError(
+            f"{PERSON_ID_KEY_ENV} is too short ({len(key)} characters; at least {MIN_KEY_CHARS})"
+        )
 
     return Settings(
         storage_root=root,
@@ -162,4 +211,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         share_pseudonym_key=env.get("GOVLAKE_SHARE_PSEUDONYM_KEY") or None,
         share_token_key=env.get("GOVLAKE_SHARE_TOKEN_KEY") or None,
         metastore=metastore,
+        person_id_key=key,
     )
+
+
+def _embedded_person_id_key() -> str:
+    """The embedded demo lake's own key: read, or made once (random, owner-only file)."""
+    path = EMBEDDED_PERSON_ID_KEY
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(key + "\n")
+    return key

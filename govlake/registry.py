@@ -10,6 +10,9 @@ prefecture. The file has two sections:
               formats, the source-column -> canonical-column mapping, classification, owner,
               expected schedule.
 
+A source (or dialect) may say ``limits:`` (see :class:`Limits`): what one extract may weigh before
+ingestion refuses it. Limits merge key by key like ``columns``.
+
 An optional third section, ``dialects``, names groups of source keys said once and shared: a source
 (or another dialect) lists them under ``dialect:`` (a name or a list, later ones win, the source's
 own keys win over all). Mappings (``columns``, ``constants``) merge key by key; other keys replace.
@@ -156,6 +159,62 @@ class Dataset:
         raise KeyError(f"dataset {self.name} has no column {name!r}")
 
 
+_BYTE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one extract of a source may weigh; ingestion refuses or quarantines what is heavier.
+
+    Over ``max_bytes``, ``max_rows`` or ``max_xlsx_decompressed_bytes`` the whole file is REJECTED
+    (it stays in raw, the ingest log says which limit); a field over ``max_field_length`` or a record
+    over ``max_record_bytes`` quarantines that record only, and reading goes on. ``max_record_lines``
+    bounds how many physical lines one quoted CSV field may join (an unterminated quote is cut there).
+    """
+
+    max_bytes: int = 8 * 2**30  # size of the extract as landed
+    max_rows: int = 50_000_000  # data records (the header is not one)
+    max_field_length: int = 65_536  # characters of one field (Excel's own cap is 32,767)
+    max_record_bytes: int = 4 * 2**20  # bytes of one record, all its lines together
+    max_record_lines: int = 64  # physical lines one CSV record may span through quoted line breaks
+    max_xlsx_decompressed_bytes: int = 2**30  # all parts of a workbook, uncompressed (zip bombs)
+
+    def as_dict(self) -> dict[str, int]:
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
+
+
+def _parse_limits(raw: object, where: str) -> Limits:
+    if raw is None:
+        return Limits()
+    if not isinstance(raw, dict):
+        raise RegistryError(f"{where}: limits must be a mapping of limit names to numbers, not {raw!r}")
+    known = Limits.__dataclass_fields__
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise RegistryError(f"{where}: unknown limits {unknown} (known: {sorted(known)})")
+    values: dict[str, int] = {}
+    for name, value in raw.items():
+        number = _limit_value(value, name.endswith("_bytes"))
+        if number is None or number <= 0:
+            unit = "a byte count such as 2 GiB" if name.endswith("_bytes") else "a positive integer"
+            raise RegistryError(f"{where}: limits.{name} {value!r} must be {unit}")
+        values[name] = number
+    return Limits(**values)
+
+
+def _limit_value(value: object, is_bytes: bool) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if not (is_bytes and isinstance(value, str)):
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
+    if not match or match.group(2).lower() not in _BYTE_UNITS:
+        return None
+    return int(float(match.group(1)) * _BYTE_UNITS[match.group(2).lower()])
+
+
 @dataclass(frozen=True)
 class Source:
     id: str
@@ -176,6 +235,7 @@ class Source:
     constants: dict[str, str] = field(default_factory=dict)
     # Glob the department's file names follow (landing sensors, the generator's file names).
     file_pattern: str = "*"
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def canonical_to_source(self) -> dict[str, str]:
@@ -246,9 +306,10 @@ _SOURCE_KEYS = frozenset(
         "description",
         "constants",
         "file_pattern",
+        "limits",
     )
 )
-_MERGED_KEYS = frozenset({"columns", "constants"})
+_MERGED_KEYS = frozenset({"columns", "constants", "limits"})
 
 
 def _apply_dialects(
@@ -286,6 +347,7 @@ def _parse_source(raw: dict[str, Any], datasets: dict[str, Dataset]) -> Source:
     pattern = str(raw.get("file_pattern") or "*")
     if "/" in pattern or "\\" in pattern or ".." in pattern:
         raise RegistryError(f"source {sid}: file_pattern {pattern!r} must be a file name glob, not a path")
+    limits = _parse_limits(raw.get("limits"), f"source {sid}")
     try:
         src = Source(
             id=raw["id"],
@@ -303,6 +365,7 @@ def _parse_source(raw: dict[str, Any], datasets: dict[str, Dataset]) -> Source:
             description=raw.get("description", ""),
             constants={str(k): str(v) for k, v in (raw.get("constants") or {}).items()},
             file_pattern=raw.get("file_pattern") or "*",
+            limits=limits,
         )
     except (KeyError, ValueError) as exc:
         raise RegistryError(f"source {sid}: {exc}") from exc

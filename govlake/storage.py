@@ -7,10 +7,17 @@ through its own connectors (file:/ or s3a://).
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from govlake.config import Settings
+
+#: Bytes read or written per call when streaming: large enough for full-speed I/O, small enough to
+#: keep a process's memory flat whatever the size of the file.
+CHUNK_BYTES = 8 * 2**20
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,10 @@ def exists(settings: Settings, path: str) -> bool:
     return _filesystem(settings).get_file_info(_fs_path(settings, path)).type == pafs.FileType.File
 
 
+def size_of(settings: Settings, path: str) -> int:
+    return int(_filesystem(settings).get_file_info(_fs_path(settings, path)).size or 0)
+
+
 def read_bytes(settings: Settings, path: str) -> bytes:
     with _filesystem(settings).open_input_stream(_fs_path(settings, path)) as stream:
         return stream.read()
@@ -88,6 +99,83 @@ def write_bytes(settings: Settings, path: str, data: bytes) -> None:
     with fs.open_output_stream(tmp) as out:
         out.write(data)
     fs.move(tmp, target)
+
+
+def open_input(settings: Settings, path: str) -> Any:
+    """A seekable binary file over ``path`` (pyarrow NativeFile: ``read``, ``seek``, ``tell``, ``size``).
+
+    For readers that need random access (a workbook's zip directory); plain streaming uses
+    :func:`iter_chunks`.
+    """
+    return _filesystem(settings).open_input_file(_fs_path(settings, path))
+
+
+def iter_chunks(settings: Settings, path: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """The bytes of ``path`` in order, ``chunk_bytes`` at a time (the last chunk may be shorter)."""
+    with _filesystem(settings).open_input_stream(_fs_path(settings, path)) as stream:
+        while chunk := stream.read(chunk_bytes):
+            yield chunk
+
+
+def sha256_of(settings: Settings, path: str) -> tuple[str, int]:
+    """SHA-256 (hex) and size of ``path``, streamed."""
+    digest, size = hashlib.sha256(), 0
+    for chunk in iter_chunks(settings, path):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def write_stream(settings: Settings, path: str, chunks: Iterable[bytes]) -> tuple[str, int]:
+    """Write ``chunks`` at ``path`` as one object and return its SHA-256 (hex) and size.
+
+    Streamed: memory stays at one chunk. A reader sees all of the object or none of it: locally the
+    bytes go to a temporary sibling renamed over the target at the end; on S3 a multipart upload
+    only becomes visible when it completes (a killed process never completes it; a failure in
+    ``chunks`` deletes what pyarrow completes on the way out).
+    """
+    fs = _filesystem(settings)
+    target = _fs_path(settings, path)
+    fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+    written = target if settings.is_s3 else f"{target}.tmp-writing"
+    digest, size = hashlib.sha256(), 0
+    try:
+        with fs.open_output_stream(written) as out:
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+    except BaseException:
+        delete(settings, _lake_path(settings, written))
+        raise
+    if written != target:
+        fs.move(written, target)
+    return digest.hexdigest(), size
+
+
+def open_output(settings: Settings, path: str) -> Any:
+    """A binary output stream at ``path`` (parent folders created), e.g. for a Parquet writer."""
+    fs = _filesystem(settings)
+    target = _fs_path(settings, path)
+    fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+    return fs.open_output_stream(target)
+
+
+def move(settings: Settings, source: str, target: str) -> None:
+    """Rename ``source`` to ``target`` (a local rename; a copy then delete on S3)."""
+    fs = _filesystem(settings)
+    fs.create_dir(_fs_path(settings, target).rsplit("/", 1)[0], recursive=True)
+    fs.move(_fs_path(settings, source), _fs_path(settings, target))
+
+
+def delete_tree(settings: Settings, prefix: str) -> None:
+    """Delete the folder ``prefix`` and everything below it; nothing happens when it is absent."""
+    import pyarrow.fs as pafs
+
+    fs = _filesystem(settings)
+    target = _fs_path(settings, prefix)
+    if fs.get_file_info(target).type == pafs.FileType.Directory:
+        fs.delete_dir(target)
 
 
 def delete(settings: Settings, path: str) -> None:

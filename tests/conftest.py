@@ -13,6 +13,10 @@ from typing import Any
 
 import pytest
 
+# A throw-away person-id key for this test session (the repo holds no key, not even for tests).
+# Set before any settings are loaded; the servers and Airflow tasks the suite starts inherit it.
+os.environ["GOVLAKE_PERSON_ID_KEY"] = secrets.token_hex(32)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def share_keys_for_tests() -> None:

@@ -1,15 +1,27 @@
 """Load one raw extract into its dataset's bronze Delta table: extract -> transform -> validate -> load.
 
-For every file: rows in = rows accepted (bronze) + rows quarantined (with a reason), checked before
-anything is written and recorded in the ingest log. Each of the three writes is an idempotent
-Delta append (``txnAppId`` = the file, ``txnVersion`` = 1), so a retried or killed load never
-duplicates rows and a re-run completes whatever the previous attempt did not.
+extract    the streaming reader (:mod:`jobs.bronze.readers`) turns the raw bytes into Arrow batches
+           written to a Parquet staging folder of the file, a chunk at a time: the driver never
+           holds the file;
+transform  Spark reads the staging folder and flags records whose required values are empty or
+           unparseable (built-in functions only);
+validate   the accounting check: the records a separate count of the raw bytes finds
+           (:mod:`jobs.bronze.counting`, not the reader) must equal accepted + quarantined, before
+           anything is written;
+load       quarantine, bronze, then the ingest log, each an idempotent Delta append (``txnAppId`` =
+           the file, ``txnVersion`` = 1), so a retried or killed load never duplicates rows and a
+           re-run completes whatever the previous attempt did not. The log entry, written last, is
+           what marks the file as loaded.
+
+A file over one of its source's ``limits`` is REJECTED unread: no rows, a log entry naming the
+limit, and its bytes stay in raw.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +29,8 @@ from govlake import storage
 from govlake.config import Settings
 from govlake.lake import Lake, bronze_id, delta
 from govlake.registry import ColumnType, Dataset, Source, load_registry
-from jobs.bronze.readers import ParsedFile, Reason, parse_extract
+from jobs.bronze.counting import count_records
+from jobs.bronze.readers import LIMIT_REASONS, FileRefused, LakeExtract, ReadResult, Reason, read_extract
 from jobs.raw.land import loaded_marker_path, raw_object_path, read_metadata
 
 if TYPE_CHECKING:
@@ -29,6 +42,8 @@ LINEAGE_COLUMNS = ("_source_id", "_prefecture", "_batch_id", "_file_hash", "_row
 INGEST_LOG = "bronze._ingest_log"
 QUARANTINE = "quarantine.bronze_rows"
 TXN_VERSION = 1  # a file is written once; its txnAppId says which file
+#: Drift column names kept in one ingest-log entry (a JSON file may bring thousands of keys).
+MAX_DRIFT_LOGGED = 1000
 
 
 class AccountingError(RuntimeError):
@@ -57,8 +72,10 @@ def bronze_ddl(dataset: Dataset) -> str:
 
 QUARANTINE_DDL = (
     "_source_id string, _dataset string, _prefecture string, _batch_id string, _file_hash string, "
-    "_row_number int, raw_text string, reason_code string, reason_detail string, _ingested_at timestamp"
+    "_row_number int, raw_text string, reason_code string, reason_detail string, _ingested_at timestamp, "
+    "raw_offset long, raw_length long"
 )
+QUARANTINE_COLUMNS = tuple(part.split()[0] for part in QUARANTINE_DDL.split(", "))
 INGEST_LOG_DDL = (
     "source_id string, dataset string, prefecture string, file_hash string, original_name string, "
     "batch_id string, size_bytes long, encoding_declared string, encoding_used string, rows_in long, "
@@ -126,62 +143,88 @@ def flag_required_values(df: DataFrame, dataset: Dataset, source: Source) -> Dat
     return df.withColumn("_reason", reason).withColumn("_detail", detail)
 
 
-# ---------------------------------------------------------------- extract / load (I/O)
+# ---------------------------------------------------------------- extract (streaming, no Spark)
 
 
-def _rows_frame(spark: SparkSession, parsed: ParsedFile, dataset: Dataset) -> DataFrame:
-    """Every parsed row as one DataFrame: canonical strings, drift as JSON, reader's reason."""
-    import pandas as pd
+@dataclass
+class Staged:
+    """One file's records in its staging folder, and what reading and counting found."""
 
-    names = list(dataset.column_names)
-    records = {name: [r.fields.get(name) for r in parsed.rows] for name in names}
-    records |= {
-        "_extra_json": [json.dumps(r.extra, ensure_ascii=False) if r.extra else None for r in parsed.rows],
-        "_row_number": [r.row_number for r in parsed.rows],
-        "_raw_text": [r.raw_text for r in parsed.rows],
-        "_reason": [r.reason.value if r.reason else None for r in parsed.rows],
-        "_detail": [r.detail for r in parsed.rows],
-    }
-    schema = ", ".join(
-        [
-            *(f"`{n}` string" for n in names),
-            "_extra_json string",
-            "_row_number int",
-            "_raw_text string",
-            "_reason string",
-            "_detail string",
-        ]
-    )
-    return spark.createDataFrame(pd.DataFrame(records, dtype=object), schema)
+    sound: str  # Parquet folder: records the reader found sound (Spark still checks required values)
+    held: str  # Parquet folder: records the reader quarantined
+    held_rows: int  # rows in ``held`` by its Parquet footer
+    read: ReadResult
+    counted: int  # records by the independent count of the raw bytes
 
 
-def _ensure_table(spark: SparkSession, path: str, ddl: str, partition_by: str | None = None) -> None:
+def stage_file(settings: Settings, source: Source, dataset: Dataset, raw_path: str, staging: str) -> Staged:
+    """Read the raw file into Parquet under ``staging`` (replacing any earlier attempt) and count it.
+
+    Raises :class:`FileRefused` for a file over a limit or an unreadable workbook (the staging
+    folder is then removed).
+    """
+    import pyarrow.parquet as pq
+
+    from jobs.bronze.readers import staging_schema
+
+    storage.delete_tree(settings, staging)
+    extract = LakeExtract(settings, raw_path)
+    schema = staging_schema(dataset)
+    sound, held = f"{staging}/sound", f"{staging}/held"
+    try:
+        with (
+            storage.open_output(settings, f"{sound}/part-00000.parquet") as sound_out,
+            storage.open_output(settings, f"{held}/part-00000.parquet") as held_out,
+        ):
+            sound_writer = pq.ParquetWriter(sound_out, schema, compression="snappy")
+            held_writer = pq.ParquetWriter(held_out, schema, compression="snappy")
+            try:
+                result = read_extract(
+                    extract, source, dataset, sound_writer.write_batch, held_writer.write_batch
+                )
+            finally:
+                sound_writer.close()
+                held_writer.close()
+        counted = count_records(extract, source, result.encoding) if result.rows else 0
+    except FileRefused:
+        storage.delete_tree(settings, staging)
+        raise
+    with storage.open_input(settings, f"{held}/part-00000.parquet") as handle:
+        held_rows = pq.ParquetFile(handle).metadata.num_rows
+    return Staged(sound, held, held_rows, result, counted)
+
+
+# ---------------------------------------------------------------- load (Spark, Delta)
+
+
+#: Tables this process has created or checked, with the DDL they were checked against.
+_ENSURED: set[tuple[str, str]] = set()
+
+
+def _ensure_table(
+    spark: SparkSession, settings: Settings, path: str, ddl: str, partition_by: str | None = None
+) -> None:
+    """Create the table if it is missing; add columns a later version of ``ddl`` has (once a process)."""
     from delta.tables import DeltaTable
 
-    builder = (
-        DeltaTable.createIfNotExists(spark).location(path).addColumns(spark.createDataFrame([], ddl).schema)
-    )
+    # Checked once a process; later only that its first commit is still there (a file check).
+    if (path, ddl) in _ENSURED and storage.exists(settings, f"{path}/_delta_log/{0:020d}.json"):
+        return
+    schema = spark.createDataFrame([], ddl).schema
+    builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
     if partition_by:
         builder = builder.partitionedBy(partition_by)
     builder.execute()
+    present = set(spark.read.format("delta").load(path).columns)
+    missing = [f for f in schema.fields if f.name not in present]
+    if missing:
+        columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in missing)
+        spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({columns})")
+    _ENSURED.add((path, ddl))
 
 
 def _append_once(df: DataFrame, path: str, app_id: str) -> None:
     delta.append_once(df, path, app_id, TXN_VERSION)
-
-
-def already_logged(spark: SparkSession, settings: Settings, source_id: str, file_hash: str) -> bool:
-    from pyspark.sql import functions as F
-
-    log_path = Lake(settings, spark).path(INGEST_LOG)
-    if not storage.list_files(settings, f"{log_path}/_delta_log"):
-        return False
-    rows = (
-        spark.read.format("delta")
-        .load(log_path)
-        .where((F.col("source_id") == source_id) & (F.col("file_hash") == file_hash))
-    )
-    return not rows.isEmpty()
 
 
 def load_file(source_id: str, file_hash: str, settings: Settings) -> dict[str, Any]:
@@ -206,64 +249,101 @@ def load_file(source_id: str, file_hash: str, settings: Settings) -> dict[str, A
         "original_name": meta.original_name,
     }
 
-    if already_logged(spark, settings, source_id, file_hash):
+    started = time.perf_counter()
+    seconds: dict[str, float] = {}
+
+    def lap(phase: str) -> None:
+        nonlocal started
+        now = time.perf_counter()
+        seconds[phase] = round(now - started, 3)
+        started = now
+
+    # The marker follows the log entry; a load that died in between simply runs again, its three
+    # appends being idempotent (the log is not read: a Spark job per file saved).
+    if storage.exists(settings, loaded_marker_path(settings, source_id, file_hash)):
         log.info("%s: %s (%s) was loaded before; nothing to do", source_id, meta.original_name, file_hash)
         storage.write_bytes(settings, loaded_marker_path(settings, source_id, file_hash), b"")
         return summary | {"status": "ALREADY_LOADED"}
 
-    parsed = parse_extract(
-        storage.read_bytes(settings, raw_object_path(settings, source_id, file_hash)), source, dataset
-    )
+    app_id = f"govlake-bronze:{source_id}:{file_hash}"
+    staging = lake.location("bronze.staging", source_id=source_id, file_hash=file_hash)
     ingested_at = datetime.now(UTC)
-    lineage = [
-        F.lit(source_id).alias("_source_id"),
-        F.lit(source.prefecture).cast("string").alias("_prefecture"),
-        F.lit(meta.batch_id).alias("_batch_id"),
-        F.lit(file_hash).alias("_file_hash"),
-        F.col("_row_number"),
-        F.lit(ingested_at).alias("_ingested_at"),
-    ]
-    rows = flag_required_values(_rows_frame(spark, parsed, dataset), dataset, source).cache()
+    _ensure_table(spark, settings, bronze_path, bronze_ddl(dataset), partition_by="_source_id")
+    _ensure_table(spark, settings, quarantine_path, QUARANTINE_DDL, partition_by="_dataset")
+    _ensure_table(spark, settings, log_path, INGEST_LOG_DDL)
+    lap("prepare")
     try:
-        accepted = rows.where(F.col("_reason").isNull()).select(
-            *dataset.column_names, F.from_json("_extra_json", "map<string,string>").alias("_extra"), *lineage
+        staged = stage_file(
+            settings, source, dataset, raw_object_path(settings, source_id, file_hash), staging
         )
-        quarantined = rows.where(F.col("_reason").isNotNull()).select(
-            *lineage[:4],
-            F.lit(dataset.name).alias("_dataset"),
-            F.col("_row_number"),
-            F.col("_raw_text").alias("raw_text"),
-            F.col("_reason").alias("reason_code"),
-            F.col("_detail").alias("reason_detail"),
-            lineage[5],
-        )
-        rows_in, n_accepted, n_quarantined = len(parsed.rows), accepted.count(), quarantined.count()
+    except FileRefused as over:
+        lap("read")
+        read = ReadResult(None, file_reason=over.reason, file_detail=over.detail)
+        rows_in = n_accepted = n_quarantined = 0
+        status = "REJECTED"
+    else:
+        lap("read")
+        read = staged.read
+        lineage = [
+            F.lit(source_id).alias("_source_id"),
+            F.lit(source.prefecture).cast("string").alias("_prefecture"),
+            F.lit(meta.batch_id).alias("_batch_id"),
+            F.lit(file_hash).alias("_file_hash"),
+            F.col("_row_number").cast("int").alias("_row_number"),
+            F.lit(ingested_at).alias("_ingested_at"),
+        ]
+        sound = spark.read.parquet(staged.sound)
+        held = spark.read.parquet(staged.held)
+        if read.file_reason is not None:  # the whole file is held back: every record, one reason
+            sound = sound.withColumn("_reason", F.lit(read.file_reason.value))
+            sound = sound.withColumn("_detail", F.lit(read.file_detail))
+            held = held.withColumn("_reason", F.lit(read.file_reason.value))
+            held = held.withColumn("_detail", F.lit(read.file_detail))
+        else:
+            sound = flag_required_values(sound, dataset, source)
+        totals = sound.agg(
+            F.count_if(F.col("_reason").isNull()).alias("ok"), F.count("*").alias("all")
+        ).first()
+        n_accepted, n_flagged = int(totals["ok"]), int(totals["all"]) - int(totals["ok"])
+        n_quarantined = n_flagged + staged.held_rows
+        rows_in = staged.counted
+        lap("check")
         if rows_in != n_accepted + n_quarantined:
+            storage.delete_tree(settings, staging)
             raise AccountingError(
-                f"{source_id} file {meta.original_name} ({file_hash}): {rows_in} rows in but "
-                f"{n_accepted} accepted + {n_quarantined} quarantined; nothing was written"
+                f"{source_id} file {meta.original_name} ({file_hash}): the raw bytes hold {rows_in} records "
+                f"but {n_accepted} were accepted + {n_quarantined} quarantined (the reader emitted "
+                f"{read.rows}); nothing was written"
             )
-        if parsed.file_reason is Reason.EMPTY_FILE or rows_in == 0:  # e.g. a header and no rows
+        if read.file_reason is Reason.EMPTY_FILE or rows_in == 0:  # e.g. a header and no rows
             status = "EMPTY"
-        elif parsed.file_reason is not None:
+        elif read.file_reason is not None:
             status = "REJECTED"
         else:
             status = "LOADED_WITH_QUARANTINE" if n_quarantined else "LOADED"
-
-        app_id = f"govlake-bronze:{source_id}:{file_hash}"
-        _ensure_table(spark, bronze_path, bronze_ddl(dataset), partition_by="_source_id")
-        _ensure_table(spark, quarantine_path, QUARANTINE_DDL, partition_by="_dataset")
-        _ensure_table(spark, log_path, INGEST_LOG_DDL)
         if n_quarantined:
-            _append_once(
-                quarantined.select(*spark.read.format("delta").load(quarantine_path).columns),
-                quarantine_path,
-                app_id,
+            # Only the reader's own quarantine, a small file, is read whole; the sound records are
+            # scanned again only when Spark flagged some of them.
+            rejected = held.unionByName(sound.where(F.col("_reason").isNotNull())) if n_flagged else held
+            quarantined = rejected.select(
+                *lineage[:4],
+                F.lit(dataset.name).alias("_dataset"),
+                lineage[4],
+                F.col("_raw_text").alias("raw_text"),
+                F.col("_reason").alias("reason_code"),
+                F.col("_detail").alias("reason_detail"),
+                lineage[5],
+                F.col("_raw_offset").alias("raw_offset"),
+                F.col("_raw_length").alias("raw_length"),
             )
+            _append_once(quarantined.select(*QUARANTINE_COLUMNS), quarantine_path, app_id)
+            lap("quarantine")
         if n_accepted:
+            accepted = sound.where(F.col("_reason").isNull()).select(
+                *dataset.column_names, F.col("_extra"), *lineage
+            )
             _append_once(accepted, bronze_path, app_id)
-    finally:
-        rows.unpersist()
+            lap("bronze")
 
     entry = {
         "source_id": source_id,
@@ -274,38 +354,55 @@ def load_file(source_id: str, file_hash: str, settings: Settings) -> dict[str, A
         "batch_id": meta.batch_id,
         "size_bytes": meta.size_bytes,
         "encoding_declared": source.encoding,
-        "encoding_used": parsed.encoding,
+        "encoding_used": read.encoding,
         "rows_in": rows_in,
         "rows_accepted": n_accepted,
         "rows_quarantined": n_quarantined,
         "status": status,
-        "file_reason": parsed.file_reason.value if parsed.file_reason else None,
-        "file_detail": parsed.file_detail,
-        "drift_columns": parsed.drift_columns,
+        "file_reason": read.file_reason.value if read.file_reason else None,
+        "file_detail": read.file_detail,
+        "drift_columns": read.drift_columns[:MAX_DRIFT_LOGGED],
         "loaded_at": ingested_at,
     }
     # The log entry is written last: it is what marks the file as loaded.
     _append_once(spark.createDataFrame([entry], INGEST_LOG_DDL), log_path, app_id)
     storage.write_bytes(settings, loaded_marker_path(settings, source_id, file_hash), b"")
+    storage.delete_tree(settings, staging)
+    lap("log")
 
-    if parsed.drift_columns:
+    if read.drift_columns:
         log.warning(
-            "%s: schema drift in %s: unexpected column(s) %s kept in _extra",
+            "%s: schema drift in %s: %d unexpected column(s) %s kept in _extra",
             source_id,
             meta.original_name,
-            parsed.drift_columns,
+            len(read.drift_columns),
+            read.drift_columns[:20],
         )
-    if parsed.file_reason is not None:
-        log.warning("%s: %s %s: %s", source_id, meta.original_name, status, parsed.file_detail)
+    if read.file_reason is not None:
+        log.warning("%s: %s %s: %s", source_id, meta.original_name, status, read.file_detail)
+        if read.file_reason in LIMIT_REASONS or rows_in == 0:
+            log.warning("%s: %s stays in raw at %s", source_id, meta.original_name, meta.raw_path)
     log.info(
-        "%s: %s rows in=%d accepted=%d quarantined=%d",
+        "%s: %s rows in=%d accepted=%d quarantined=%d (seconds: %s)",
         source_id,
         meta.original_name,
         rows_in,
         n_accepted,
         n_quarantined,
+        seconds,
     )
-    return summary | {
-        key: entry[key]
-        for key in ("rows_in", "rows_accepted", "rows_quarantined", "status", "file_reason", "drift_columns")
-    }
+    return (
+        summary
+        | {
+            key: entry[key]
+            for key in (
+                "rows_in",
+                "rows_accepted",
+                "rows_quarantined",
+                "status",
+                "file_reason",
+                "drift_columns",
+            )
+        }
+        | {"seconds": seconds}
+    )

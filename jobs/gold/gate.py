@@ -24,9 +24,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from govlake.lake import Lake, Publication
-from jobs.quality.gate import GateResult, QualityGateFailed
-from jobs.quality.gx_runner import ExpectationOutcome, ValidationOutcome, record_validations
+from govlake.lake import Lake
+from jobs.quality.gate import GateResult, settle
+from jobs.quality.gx_runner import ExpectationOutcome, ValidationOutcome
 from jobs.quality.silver import Severity
 
 SUITE = "dbt"
@@ -123,24 +123,7 @@ def gate_marts(lake: Lake, step: str, tables: tuple[str, ...], built: Mapping[st
                 expectations=tuple(_expectation(n) for n in failed_nodes),
             )
         )
-    record_validations(lake.spark, outcomes, lake.settings)
-    failed = [o for o in outcomes if not o.passed]
-    if failed:
-        raise QualityGateFailed(*failed)
-    published = lake.publish(
-        Publication(
-            table=o.table,
-            table_path=str(o.table_path),
-            delta_version=int(o.delta_version),  # type: ignore[arg-type]
-            suite=o.suite,
-            run_id=o.run_id,
-            validated_at=o.validated_at,
-            published_at=now,
-            summary=o.summary(),
-            inputs=dict(built.get("inputs") or {}),
-        )
-        for o in outcomes
-    )
+    published = settle(lake, outcomes, built.get("inputs") or {})
     if published or already:
         promote_docs(lake)
     return GateResult(

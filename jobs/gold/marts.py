@@ -245,6 +245,25 @@ def _attach_tests(
     return attached
 
 
+def _create_missing_incremental_marts(
+    lake: Lake, marts: Mapping[str, str], work: Path, dbt_vars: Mapping[str, Any]
+) -> list[str]:
+    """On a first build, create each missing incremental mart empty (``dbt run --empty``).
+
+    A unit test of an incremental model reads the model's own relation (``input: this``), which
+    dbt requires to exist; without it the first build of a new lake fails its own tests. The empty
+    version is not published: the gate after ``dbt build`` decides what readers see.
+    """
+    missing = sorted(name for name, table_id in marts.items() if lake.latest_version(table_id) is None)
+    if not missing:
+        return []
+    selector = " ".join(f"config.materialized:incremental,{name}" for name in missing)
+    result = _invoke(["run", "--empty", "--select", selector], work, dbt_vars)
+    if not result.success:
+        raise MartsFailed(f"dbt run --empty of the missing incremental marts failed: {missing}")
+    return sorted(r.node.name for r in result.result or ())
+
+
 def build_marts(ctx: StepContext) -> dict[str, Any]:
     """The gold.marts step's build: register the published inputs, ``dbt build``, docs on success."""
     from jobs.silver.tables import skipped
@@ -261,6 +280,7 @@ def build_marts(ctx: StepContext) -> dict[str, Any]:
         views = register_published_views(spark, lake, ctx.pins)
         views += register_current_views(spark, lake, [t for t in ctx.inputs if t not in ctx.pins])
         existing = register_gold_tables(spark, lake)
+        created_empty = _create_missing_incremental_marts(lake, marts, work, dbt_vars)
         result = _invoke(["build"], work, dbt_vars)
         nodes = _node_results(result)
         manifest = json.loads((work / "target" / "manifest.json").read_text(encoding="utf-8"))
@@ -284,6 +304,7 @@ def build_marts(ctx: StepContext) -> dict[str, Any]:
         "versions": versions,
         "views": {v.qualified: v.version for v in views},
         "gold_tables_found": existing,
+        "created_empty": created_empty,
         "session_settings_restored": restored,
         "docs_pending": docs,
     }

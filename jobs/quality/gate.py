@@ -148,12 +148,26 @@ def gate_tables(
         )
         for table_id, version in judged.items()
     ]
+    published = settle(lake, outcomes, inputs)
+    return GateResult(
+        step=step,
+        published=tuple(published),
+        already_published=tuple(already),
+        absent=tuple(absent),
+        outcomes=tuple(outcomes),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def settle(lake: Lake, outcomes: Sequence[ValidationOutcome], inputs: Mapping[str, int]) -> list[Publication]:
+    """Record a step's validations in one commit, then publish every validated version in one
+    commit, or raise :class:`QualityGateFailed` (publishing nothing) when any of them failed."""
     record_validations(lake.spark, outcomes, lake.settings)  # one commit for the step, pass or fail
     failed = [o for o in outcomes if not o.passed]
     if failed:
         raise QualityGateFailed(*failed)
     now = datetime.now(UTC)
-    published = lake.publish(
+    return lake.publish(
         Publication(
             table=o.table,
             table_path=str(o.table_path),
@@ -163,15 +177,7 @@ def gate_tables(
             validated_at=o.validated_at,
             published_at=now,
             summary=o.summary(),
-            inputs=inputs,
+            inputs=dict(inputs),
         )
         for o in outcomes
-    )
-    return GateResult(
-        step=step,
-        published=tuple(published),
-        already_published=tuple(already),
-        absent=tuple(absent),
-        outcomes=tuple(outcomes),
-        seconds=time.perf_counter() - started,
     )

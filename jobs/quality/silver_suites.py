@@ -74,10 +74,12 @@ class References:
 
 
 def _admin_codes(refs: References) -> Callable[[SparkSession], DataFrame]:
-    """The codes of the GB/T 2260 gazetteer (reference data, the same the admin-division table is built from).
+    """The current codes of the GB/T 2260 gazetteer (reference data, the admin-division table's source).
 
     Population is built (and gated) before geography, so the check cannot wait for the geography
-    library; the gazetteer is what ``silver.geography.admin_divisions`` holds anyway.
+    library. Only current codes: the records' admin codes are current already (an abolished code
+    sent is replaced by its successor, :mod:`jobs.silver.rules.admin_codes`), and an abolished one
+    left (no successor) is worth a warning.
     """
 
     def read(spark: SparkSession) -> DataFrame:
@@ -199,6 +201,20 @@ def persons_suite(refs: References) -> SilverSuite:
             description="the sex is the one the ID number's 17th digit carries",
         )
         .in_set("sex", ["1", "2"], severity=WARN)
+        # Identity lineage: a person closed by a merge points at the person it lives on as.
+        .columns_exist("merged_into", "split_from")
+        .rule(
+            "merged_only_when_closed",
+            "merged_into IS NULL OR (NOT is_current AND merged_into <> person_id)",
+            example_columns=["person_id", "merged_into", "is_current"],
+            description="only a closed version names the (other) person it was merged into",
+        )
+        .rule(
+            "not_split_from_itself",
+            "split_from IS NULL OR split_from <> person_id",
+            example_columns=["person_id", "split_from"],
+            description="a person split off another names that other person",
+        )
         # Golden attributes come from several records: each was plausible alone (drops happen on
         # person_records), their combination is recorded when it is not.
         .ordered("birth_date", "death_date", severity=WARN)
@@ -280,23 +296,69 @@ def legal_persons_suite(refs: References) -> SilverSuite:
 
 
 def admin_divisions_suite(refs: References) -> SilverSuite:
+    from govlake.reference.admin_divisions import JIANGSU_UNMAPPABLE
+    from jobs.quality.silver import with_foreign_key_flag
+
+    table = "silver.geography.admin_divisions"
+    unmappable = ", ".join(f"'{code}'" for code in sorted(JIANGSU_UNMAPPABLE))
+
+    def current_parent_is_current(df: DataFrame, flag: str) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        checked = with_foreign_key_flag(df, flag, "parent_code", refs.current(table), "code")
+        return checked.withColumn(flag, F.col(flag) | ~F.col("is_current"))
+
     return (
-        SilverSuite("silver.geography.admin_divisions", meta={"library": "geography"})
-        .not_null("code", "name", "level")
+        SilverSuite(table, meta={"library": "geography"})
+        .not_null("code", "name", "level", "is_current")
         .unique("code")
         .matches("code", r"^32\d{4}$", description="a six-digit GB/T 2260 code in Jiangsu (32)")
         .in_set("level", ["province", "city", "district"])
+        .ordered("valid_from_year", "valid_to_year")
         .rule(
             "only_the_province_has_no_parent",
             "(level = 'province') = (parent_code IS NULL)",
             example_columns=["code", "level", "parent_code"],
         )
+        .rule(
+            "current_iff_no_end_year",
+            "is_current = (valid_to_year IS NULL)",
+            example_columns=["code", "valid_from_year", "valid_to_year"],
+            description="a code is current exactly when its validity has no end year",
+        )
+        .rule(
+            "current_code_has_no_successor",
+            "NOT is_current OR successor_code IS NULL",
+            example_columns=["code", "name", "successor_code"],
+            description="only an abolished code has a successor",
+        )
+        .rule(
+            "abolished_code_has_a_successor",
+            f"is_current OR successor_code IS NOT NULL OR code IN ({unmappable})",
+            example_columns=["code", "name", "valid_to_year"],
+            description="an abolished code has a successor, unless it is one of the 1983 prefectures"
+            " (地区) whose counties went to several cities",
+        )
+        .foreign_key(
+            "successor_code",
+            refs.current(table),
+            "code",
+            name="successor_is_a_current_division",
+            reference_name="silver.geography.admin_divisions (current)",
+            example_columns=["code", "name"],
+        )
         .foreign_key(
             "parent_code",
-            refs.reader("silver.geography.admin_divisions"),
+            refs.reader(table),
             "code",
             name="parent_is_a_division",
             reference_name="silver.geography.admin_divisions",
+        )
+        .derived(
+            "current_parent_is_current",
+            current_parent_is_current,
+            description="a current division's parent is current",
+            example_columns=["code", "name", "parent_code"],
         )
     )
 

@@ -4,17 +4,19 @@
 ``raw/<source_id>/<sha256>``        is the file's bytes, written once and never changed.
 ``raw/<source_id>/<sha256>.json``   is its metadata: original name, size, landing time, batch id.
 
-Landing is crash-safe and idempotent: the raw copy and its metadata are written before the landing
-file is removed, and a file whose hash is already in raw is recognised, not copied again. A raw
+Landing streams: the file is hashed while it is copied, a chunk at a time, so a 2 GB extract costs
+no more memory than a small one. Landing is crash-safe and idempotent: the raw copy and its
+metadata are written before the landing file is removed, and a file whose hash is already in raw
+is recognised, not kept twice. A raw
 file is "pending" until the bronze loader marks it loaded (``<sha256>.loaded``), so a run that
 failed after landing picks the file up again next time.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -63,10 +65,35 @@ def read_metadata(settings: Settings, source_id: str, file_hash: str) -> LandedF
     return LandedFile(**meta)
 
 
-def _land_one(settings: Settings, source_id: str, landing_path: str, now: datetime) -> LandedFile:
-    data = storage.read_bytes(settings, landing_path)
-    file_hash = hashlib.sha256(data).hexdigest()
+def _copy_to_raw(settings: Settings, source_id: str, landing_path: str) -> tuple[str, int, str]:
+    """Stream the landing file into raw under its SHA-256; return (hash, size, raw path).
+
+    Memory stays at one chunk whatever the file's size. Locally the bytes are hashed while they are
+    copied to a temporary name in raw, then renamed to their hash. On S3 a rename is a server-side
+    copy (and S3 refuses single copies over 5 GB), so the file is hashed in a first pass and
+    streamed to its final key in a second, whose hash must agree.
+    """
+    if settings.is_s3:
+        file_hash, size = storage.sha256_of(settings, landing_path)
+        raw_path = raw_object_path(settings, source_id, file_hash)
+        if not storage.exists(settings, f"{raw_path}.json"):
+            copied, _ = storage.write_stream(settings, raw_path, storage.iter_chunks(settings, landing_path))
+            if copied != file_hash:
+                storage.delete(settings, raw_path)
+                raise RuntimeError(f"{landing_path} changed while it was being landed; landing it next run")
+        return file_hash, size, raw_path
+    incoming = f"{raw_dir(settings, source_id)}/.incoming-{uuid.uuid4().hex}"
+    file_hash, size = storage.write_stream(settings, incoming, storage.iter_chunks(settings, landing_path))
     raw_path = raw_object_path(settings, source_id, file_hash)
+    if storage.exists(settings, f"{raw_path}.json"):
+        storage.delete(settings, incoming)
+    else:
+        storage.move(settings, incoming, raw_path)
+    return file_hash, size, raw_path
+
+
+def _land_one(settings: Settings, source_id: str, landing_path: str, now: datetime) -> LandedFile:
+    file_hash, size, raw_path = _copy_to_raw(settings, source_id, landing_path)
     meta_path = f"{raw_path}.json"
     name = landing_path.rsplit("/", 1)[-1]
     if storage.exists(settings, meta_path):
@@ -81,12 +108,10 @@ def _land_one(settings: Settings, source_id: str, landing_path: str, now: dateti
         landed = LandedFile(**{**landed.as_dict(), "already_landed": True})
     else:
         batch_id = f"{now:%Y%m%dT%H%M%S}-{file_hash[:8]}"
-        landed = LandedFile(source_id, file_hash, name, raw_path, len(data), batch_id, now.isoformat())
-        if not storage.exists(settings, raw_path):
-            storage.write_bytes(settings, raw_path, data)
+        landed = LandedFile(source_id, file_hash, name, raw_path, size, batch_id, now.isoformat())
         # Metadata last: its presence means the raw copy is complete.
         storage.write_bytes(settings, meta_path, json.dumps(landed.as_dict(), ensure_ascii=False).encode())
-        log.info("%s: landed %s (%d bytes) as %s", source_id, name, len(data), file_hash)
+        log.info("%s: landed %s (%d bytes) as %s", source_id, name, size, file_hash)
     storage.delete(settings, landing_path)
     return landed
 

@@ -5,6 +5,11 @@ attributes), ``valid_from``, ``valid_to`` (null while current) and ``is_current`
 computed before touching the table, so a batch that changes nothing writes nothing — not even an
 empty commit — and re-running a batch is a no-op. Only the entities in the batch are touched, and,
 when the batch is declared complete (``close_missing``), the current ones it no longer names.
+
+Identity lineage (the population library): an entity closed because it turned out to be another
+keeps ``merged_into`` (the key it lives on as) on its closed version, and an entity split off
+another has ``split_from`` on its first version. Both columns are NULL elsewhere; old versions stay
+readable, so a reader holding an old key follows ``merged_into`` (:func:`follow_merges`).
 """
 
 from __future__ import annotations
@@ -41,6 +46,32 @@ def changed_entities(
     )
 
 
+def follow_merges(history: DataFrame, key: str) -> dict[str, str]:
+    """key -> the key it lives on as now, for every key closed by a merge (chains followed).
+
+    Reads only the closed versions that carry ``merged_into`` (few), so it is collected.
+    """
+    from pyspark.sql import functions as F
+
+    if "merged_into" not in history.columns:
+        return {}
+    pointers = {
+        r[0]: r[1]
+        for r in history.where(F.col("merged_into").isNotNull())
+        .select(key, "merged_into")
+        .distinct()
+        .collect()
+    }
+    resolved: dict[str, str] = {}
+    for start in pointers:
+        seen, at = {start}, pointers[start]
+        while at in pointers and at not in seen:  # a cycle would be a bug; stop rather than loop
+            seen.add(at)
+            at = pointers[at]
+        resolved[start] = at
+    return resolved
+
+
 def apply_scd2(
     spark: SparkSession,
     path: str,
@@ -51,6 +82,8 @@ def apply_scd2(
     as_of: datetime,
     close_missing: bool = False,
     among: DataFrame | None = None,
+    merged_into: DataFrame | None = None,
+    split_from: DataFrame | None = None,
 ) -> dict[str, int]:
     """MERGE ``incoming`` (one row per key) into the history table at ``path``.
 
@@ -60,6 +93,9 @@ def apply_scd2(
     ``among`` (a frame with the key column) narrows what ``incoming`` is complete for: only those
     entities are closed when absent (an incremental batch recomputes the entities it touched, and
     a touched entity may have lost all its records).
+    ``merged_into`` (key, merged_into) is written onto the versions this call closes for vanished
+    entities, ``split_from`` (key, split_from) onto the versions it opens for new ones; passing
+    either gives the table both columns (see the module docstring).
 
     Returns counts: ``new`` entities, ``changed`` entities (old version closed, new one opened),
     ``closed`` entities (current version closed, none opened).
@@ -76,6 +112,7 @@ def apply_scd2(
         if among is not None:
             candidates = candidates.join(among.select(key).distinct(), key, "left_semi")
         gone = candidates.join(incoming.select(key), key, "left_anti").cache()
+    lineage = merged_into is not None or split_from is not None
     try:
         n_changes = changes.count()
         n_closed = gone.count() if gone is not None else 0
@@ -86,6 +123,15 @@ def apply_scd2(
             .withColumn("valid_to", F.lit(None).cast("timestamp"))
             .withColumn("is_current", F.lit(True))
         )
+        if lineage:
+            versions = versions.withColumn("merged_into", F.lit(None).cast("string"))
+            if split_from is not None:
+                splits = split_from.select(key, F.col("split_from").cast("string"))
+                if current is not None:  # only a new entity's first version says where it came from
+                    splits = splits.join(current.select(key), key, "left_anti")
+                versions = versions.join(splits.dropDuplicates([key]), key, "left")
+            else:
+                versions = versions.withColumn("split_from", F.lit(None).cast("string"))
         if current is None:
             versions.write.format("delta").save(path)
             return {"new": n_changes, "changed": 0, "closed": 0}
@@ -105,17 +151,25 @@ def apply_scd2(
             )
         )
         if gone is not None:
+            closing = gone
+            if merged_into is not None:
+                closing = closing.join(
+                    merged_into.select(key, F.col("merged_into").cast("string")), key, "left"
+                )
             staged = staged.unionByName(
-                gone.withColumn("_merge_key", F.col(key))
+                closing.withColumn("_merge_key", F.col(key))
                 .withColumn("valid_from", F.lit(as_of))
                 .withColumn("_close_only", F.lit(True)),
                 allowMissingColumns=True,
             )
+        on_close = {"is_current": "false", "valid_to": "s.valid_from"}
+        if lineage:
+            on_close["merged_into"] = "s.merged_into"
         (
             DeltaTable.forPath(spark, path)
             .alias("t")
             .merge(staged.alias("s"), f"t.{key} = s._merge_key AND t.is_current")
-            .whenMatchedUpdate(set={"is_current": "false", "valid_to": "s.valid_from"})
+            .whenMatchedUpdate(set=on_close)
             .whenNotMatchedInsert(
                 condition="NOT s._close_only", values={c: f"s.`{c}`" for c in versions.columns}
             )

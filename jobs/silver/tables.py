@@ -126,6 +126,8 @@ def write_entity_library(
     ranks: Mapping[str, Mapping[str, int]],
     as_of: datetime,
     touched: DataFrame | None = None,
+    merged_into: DataFrame | None = None,
+    split_from: DataFrame | None = None,
 ) -> dict[str, Any]:
     """Survive golden records from ``linked`` and write the library's three tables, only what changed.
 
@@ -134,6 +136,8 @@ def write_entity_library(
     attributes need). An entity no longer named by any record has its current version closed.
     ``touched`` (a frame of entity keys): only these entities' golden records are recomputed, the
     others are known not to have changed (an incremental batch); None recomputes all.
+    ``merged_into`` / ``split_from`` (entity key + that column): the golden history records them
+    (:func:`jobs.silver.history.apply_scd2`); passing either gives the history both columns.
     Returns per table what was written, under the records table's, "crosswalk" and the golden
     table's names.
     """
@@ -162,5 +166,7 @@ def write_entity_library(
             as_of=as_of,
             close_missing=True,
             among=touched,
+            merged_into=merged_into,
+            split_from=split_from,
         ),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,23 @@ def registry(test_registry_path: Path):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GOVLAKE_REGISTRY", str(test_registry_path))
         yield load_registry()
+
+
+@pytest.fixture(scope="module")
+def bronze_settings(own_lake, test_registry_path: Path, registry):
+    """Settings for a lake of the module's own, on the test registry."""
+    return dataclasses.replace(own_lake("bronze"), registry_path=test_registry_path.resolve())
+
+
+def drop_file(settings, source_id: str, name: str, data: bytes) -> None:
+    """Put ``data`` in the source's landing area as ``name``, as a department would."""
+    from govlake import storage
+    from govlake.lake import Lake
+
+    storage.write_bytes(settings, f"{Lake(settings).location('landing', source_id=source_id)}/{name}", data)
+
+
+@pytest.fixture(scope="session")
+def drop():
+    """``drop(settings, source_id, name, data)``: a file arrives in a source's landing area."""
+    return drop_file

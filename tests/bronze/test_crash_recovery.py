@@ -7,8 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from govlake import storage
-from govlake.config import Zone
+from govlake.lake import Lake
 
 # Runs in a child process: loads one file, but the bronze append writes its Parquet files into the
 # table folder and then the process is SIGKILLed before Delta can commit: the state a power cut
@@ -33,19 +32,17 @@ CHILD = textwrap.dedent(
 )
 
 
-def test_killed_load_then_rerun_gives_exact_rows(spark, settings, registry, test_registry_path):
-    from jobs.bronze.load import bronze_table_uri, load_file, quarantine_uri
+def test_killed_load_then_rerun_gives_exact_rows(spark, bronze_settings, test_registry_path, drop):
+    from jobs.bronze.load import load_file
     from jobs.raw.land import land_new_files
 
+    settings = bronze_settings
+    lake = Lake(settings)
     lines = ["记录号|身份证号|姓名|出生日期|住址"] + [
         f"K{i}|{i}|某{i}|19900101|地址{i}" for i in range(1, 51)
     ]
     lines.append("K51|short")  # one quarantined row
-    storage.write_bytes(
-        settings,
-        settings.table_path(Zone.LANDING, "test_household_gbk", "kill.csv"),
-        ("\n".join(lines) + "\n").encode("gbk"),
-    )
+    drop(settings, "test_household_gbk", "kill.csv", ("\n".join(lines) + "\n").encode("gbk"))
     file_hash = land_new_files("test_household_gbk", settings)[0]["file_hash"]
 
     env = os.environ | {
@@ -61,7 +58,7 @@ def test_killed_load_then_rerun_gives_exact_rows(spark, settings, registry, test
     )
     assert child.returncode == -9, child.stderr[-2000:]
 
-    bronze_path = bronze_table_uri("household_registration", settings)
+    bronze_path = lake.path("bronze.household_registration")
     bronze = spark.read.format("delta").load(bronze_path)
     assert bronze.where(f"_file_hash = '{file_hash}'").count() == 0  # uncommitted files are invisible
 
@@ -69,7 +66,7 @@ def test_killed_load_then_rerun_gives_exact_rows(spark, settings, registry, test
     assert (result["rows_in"], result["rows_accepted"], result["rows_quarantined"]) == (51, 50, 1)
     assert spark.read.format("delta").load(bronze_path).where(f"_file_hash = '{file_hash}'").count() == 50
     # The quarantine append had committed before the kill: the re-run did not write it twice.
-    quarantine = spark.read.format("delta").load(quarantine_uri(settings))
+    quarantine = spark.read.format("delta").load(lake.path("quarantine.bronze_rows"))
     assert quarantine.where(f"_file_hash = '{file_hash}'").count() == 1
     history = spark.sql(f"DESCRIBE HISTORY delta.`{bronze_path}`").collect()
     assert history[0]["operation"] == "WRITE" and history[0]["version"] == max(h["version"] for h in history)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from browser import open_offline
 from lakehelpers import publish_latest
 
 from govlake import storage, web_assets
@@ -24,7 +24,6 @@ from govlake.lake import Lake
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
-CHROMIUM = "/usr/bin/chromium"
 #: Columns that would carry a person's or an enterprise's identity: none may be in gold.
 IDENTIFYING = {"id_number", "id_number_raw", "name", "address", "phone", "uscc", "person_id", "record_key"}
 
@@ -155,40 +154,8 @@ def test_ansi_mode_is_back_on_after_dbt(built, spark):
 
 
 def _open_offline(page: Path, tmp_path: Path) -> tuple[str, list[str]]:
-    """``page`` in headless Chromium with every network request refused: its DOM and its requests."""
-    net_log = tmp_path / "net-log.json"
-    done = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
-            "--proxy-server=127.0.0.1:9",
-            f"--log-net-log={net_log}",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=True,
-    )
-    log = json.loads(net_log.read_text(encoding="utf-8"))
-    start = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
-    # the page's own requests carry its file:// network isolation key (Chromium's own do not)
-    requests = [
-        e["params"].get("url", "")
-        for e in log["events"]
-        if e["type"] == start and "file://" in e.get("params", {}).get("network_isolation_key", "")
-    ]
-    return done.stdout, requests
+    visit = open_offline(page.as_uri(), tmp_path)
+    return visit.dom, visit.requests
 
 
 def test_dbt_docs_are_served_in_the_gold_zone_and_open_offline(built, tmp_path):
@@ -200,7 +167,6 @@ def test_dbt_docs_are_served_in_the_gold_zone_and_open_offline(built, tmp_path):
     text = storage.read_bytes(lake.settings, page).decode("utf-8")
     assert web_assets.external_references(text) == []
     assert "fct_population_pyramid" in text  # manifest and catalog are inside the page (--static)
-    assert Path(CHROMIUM).is_file(), "headless Chromium is missing: run infra/install.sh (as root)"
     dom, requests = _open_offline(Path(page), tmp_path)
     assert not [r for r in requests if r.startswith(("http:", "https:"))], requests
     assert "fct_population_pyramid" in dom and "dbt" in dom.lower()

@@ -6,13 +6,12 @@ Chromium with every network request refused.
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from browser import open_offline
 
 from govlake import storage, web_assets
 from govlake.config import Zone
@@ -20,7 +19,6 @@ from govlake.lake import Lake
 
 pytestmark = pytest.mark.timeout(900)
 
-CHROMIUM = "/usr/bin/chromium"
 TABLE = "bronze.offline_pages"
 
 
@@ -135,53 +133,8 @@ class _Rows(HTMLParser):
 
 
 def _open_offline(page: str, tmp_path: Path) -> tuple[str, list[str], list[str]]:
-    """Open ``page`` (a file URL) in headless Chromium with every network request refused; return the
-    DOM after its scripts ran, the page's own requests for network URLs, and its console errors."""
-    assert Path(CHROMIUM).is_file(), "headless Chromium is missing: run infra/install.sh (as root)"
-    run = tmp_path / f"chromium-{len(list(tmp_path.glob('chromium-*')))}"
-    run.mkdir()
-    net_log = run / "net-log.json"
-    done = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={run / 'profile'}",
-            # network off: no host name resolves, and any request goes to a proxy that is not there
-            "--host-resolver-rules=MAP * ~NOTFOUND",
-            "--proxy-server=127.0.0.1:9",
-            f"--log-net-log={net_log}",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=10000",  # let timers and promises run before the DOM is dumped
-            "--dump-dom",
-            page,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=True,
-    )
-    log = json.loads(net_log.read_text(encoding="utf-8"))
-    event_type = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
-    # the page's requests carry its file:// network isolation key (Chromium's own do not)
-    requests = sorted(
-        e["params"]["url"]
-        for e in log["events"]
-        if e["type"] == event_type and "file://" in e["params"].get("network_isolation_key", "")
-    )
-    errors = [
-        line
-        for line in done.stderr.splitlines()
-        if ":CONSOLE" in line and ("Uncaught" in line or "Failed to load" in line or "blocked" in line)
-    ]
-    return done.stdout, requests, errors
+    visit = open_offline(page, tmp_path, timeout=180)
+    return visit.dom, visit.requests, visit.console_errors
 
 
 # ------------------------------------------------------------------------------------ tests

@@ -13,20 +13,19 @@ import csv
 import os
 import re
 import shutil
-import subprocess
 import unicodedata
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from browser import screenshot
 
 from govlake.registry import ColumnType, load_registry
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 QUARANTINED = {"truncated_file", "truncated_row", "wrong_field_count"}
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -258,25 +257,7 @@ def test_page_and_png_carry_the_figures_and_chromium_draws_the_page(spark, lake,
     png = Image.open(result.png_path)
     assert png.width > 1000 and len(png.getcolors(1 << 20) or []) > 50
 
-    assert Path(CHROMIUM).is_file(), "headless Chromium is missing: run infra/install.sh (as root)"
-    shot = tmp_path / "scorecard_screenshot.png"
-    subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--hide-scrollbars",
-            f"--screenshot={shot}",
-            "--window-size=1400,2000",
-            Path(result.html_path).as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    shot = screenshot(Path(result.html_path).as_uri(), tmp_path / "scorecard_screenshot.png", tmp_path)
     assert shot.stat().st_size > 10_000
     image = Image.open(shot).convert("RGB")
     assert image.size == (1400, 2000)

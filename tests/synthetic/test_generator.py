@@ -171,6 +171,31 @@ def test_true_ids_and_codes_pass_independent_validators(persons, legal_persons):
         assert persons[lp["legal_representative_person_id"]]["name"] == lp["legal_representative_name"]
 
 
+def test_birthplaces_are_the_codes_valid_at_birth_and_map_to_current_ones(persons):
+    """The generator sends abolished codes on purpose: an ID (and a birth certificate) keeps the
+    birthplace code valid in the birth year. Each must map to a current code in silver."""
+    from govlake.reference.admin_divisions import (
+        county_codes_valid_in,
+        current_code,
+        jiangsu_division_history,
+    )
+    from synthetic.pools import build_pools
+
+    current = {h.code for h in jiangsu_division_history() if h.is_current}
+    abolished = Counter()
+    for p in persons.values():
+        born, place = int(p["birth_date"][:4]), p["birthplace_code"]
+        assert place in county_codes_valid_in(born), p
+        assert p["admin_code"] in current  # where they live now: always a current district
+        if place.startswith("32") and place not in current:
+            assert current_code(place) in current, p
+            abolished[place] += 1
+    assert abolished  # e.g. 320103 白下区 for Nanjing residents born before 2013
+    # births on the health commission's certificates (2016 on) in Nantong before 2020: 320602 崇川区
+    by_pref, _, _ = build_pools(11).birthplace_codes(2018)
+    assert {"320602", "320611", "320684"} <= set(by_pref["3206"])
+
+
 # --- every row says what the truth says, except where the mess says otherwise ---------------------------
 
 

@@ -2,9 +2,12 @@
 
 Tables (silver zone, geography/):
   admin_divisions   province -> city -> district from the GB/T 2260 gazetteer (govlake.reference),
-                    with ``in_extract`` saying whether the province's own admin-division extract
+                    every code ever valid: ``valid_from_year`` / ``valid_to_year`` (NULL: open),
+                    ``is_current``, and for an abolished code its current ``successor_code``; with
+                    ``in_extract`` saying whether the province's own admin-division extract
                     (bronze) lists the code and ``name_in_extract`` where its name differs
-  address_points    every valid point: WGS84 coordinates (GCJ-02 converted), H3 cell, admin codes
+  address_points    every valid point: WGS84 coordinates (GCJ-02 converted), H3 cell, admin code
+                    (current; ``admin_code_sent`` as sent, ``admin_code_historical``)
   grid_cells        per H3 cell: address points, current persons and legal persons whose
                     standardized address is one of the cell's points (for grid-based governance)
 
@@ -34,12 +37,31 @@ PERSONS = "silver.population.persons"
 LEGAL_PERSONS = "silver.legal_persons.legal_persons"
 
 
-def gazetteer_frame(spark: SparkSession) -> DataFrame:
-    """The current Jiangsu admin-division hierarchy as a DataFrame (reference data, not an extract)."""
-    from govlake.reference.admin_divisions import jiangsu_divisions
+GAZETTEER_DDL = (
+    "code string, name string, level string, parent_code string, valid_from_year int,"
+    " valid_to_year int, is_current boolean, successor_code string"
+)
 
-    rows = [(d.code, d.name, d.level.value, d.parent_code) for d in jiangsu_divisions()]
-    return spark.createDataFrame(rows, "code string, name string, level string, parent_code string")
+
+def gazetteer_frame(spark: SparkSession) -> DataFrame:
+    """Every Jiangsu admin-division code ever valid, current and abolished, as a DataFrame (reference
+    data, not an extract): an abolished code has its last name and its current ``successor_code``."""
+    from govlake.reference.admin_divisions import jiangsu_division_history
+
+    rows = [
+        (
+            h.code,
+            h.name,
+            h.level.value,
+            h.parent_code,
+            h.first_year,
+            h.last_year,
+            h.is_current,
+            h.successor_code,
+        )
+        for h in jiangsu_division_history()
+    ]
+    return spark.createDataFrame(rows, GAZETTEER_DDL)
 
 
 def admin_divisions(gazetteer: DataFrame, extract: DataFrame | None) -> DataFrame:
@@ -54,29 +76,34 @@ def admin_divisions(gazetteer: DataFrame, extract: DataFrame | None) -> DataFram
         F.regexp_replace(F.trim("code"), r"\s", "").alias("code"), F.trim("name").alias("_sent_name")
     ).dropDuplicates(["code"])
     return gazetteer.join(sent, "code", "left").select(
-        "code",
-        "name",
-        "level",
-        "parent_code",
+        *gazetteer.columns,
         F.col("_sent_name").isNotNull().alias("in_extract"),
         F.when(F.col("_sent_name") != F.col("name"), F.col("_sent_name")).alias("name_in_extract"),
     )
 
 
 def address_points(bronze: DataFrame, divisions: DataFrame, resolution: int = 9) -> DataFrame:
-    """Standardize address points: WGS84, H3 cell, admin code checked against the gazetteer (pure)."""
+    """Standardize address points: WGS84, H3 cell, admin code checked against the gazetteer (pure).
+
+    ``admin_code`` is the current code (an abolished one's successor), ``admin_code_known`` says it is
+    a current district of ``divisions``.
+    """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
+    from jobs.silver.rules.admin_codes import admin_code
     from jobs.silver.rules.coordinates import to_wgs84
     from jobs.silver.rules.grid import h3_cell
     from jobs.silver.rules.text import clean_spaces, fold_fullwidth
 
     wgs = to_wgs84(F.col("longitude"), F.col("latitude"), F.col("crs"))
+    admin = admin_code(F.regexp_replace(F.trim("admin_code"), r"\s", ""))
     points = bronze.select(
         F.trim("address_id").alias("address_id"),
         clean_spaces(fold_fullwidth(F.col("address"))).alias("address"),
-        F.regexp_replace(F.trim("admin_code"), r"\s", "").alias("admin_code"),
+        admin.code.alias("admin_code"),
+        admin.code_sent.alias("admin_code_sent"),
+        admin.is_historical.alias("admin_code_historical"),
         F.upper(F.col("crs")).alias("crs_sent"),
         wgs.lon.alias("lon_wgs84"),
         wgs.lat.alias("lat_wgs84"),
@@ -88,7 +115,7 @@ def address_points(bronze: DataFrame, divisions: DataFrame, resolution: int = 9)
     # A point sent more than once: the latest delivery wins, deterministically.
     latest = Window.partitionBy("address_id").orderBy(F.col("ingested_at").desc(), "address", "lon_wgs84")
     points = points.withColumn("_n", F.row_number().over(latest)).where("_n = 1").drop("_n")
-    districts = divisions.where("level = 'district'").select(
+    districts = divisions.where("level = 'district' AND is_current").select(
         F.col("code").alias("admin_code"), F.lit(True).alias("admin_code_known")
     )
     return (

@@ -1,11 +1,23 @@
 """Build the legal-persons library: extract -> standardize -> link old codes -> survive -> load.
 
 Legal persons are identified deterministically: the unified social credit code (USCC) is the key.
-Records that carry only a legacy identifier are mapped to a USCC through what other records say:
-an organization code is embedded in every USCC (characters 9-17), a legacy registration number is
-mapped where some record carries both, and as a last resort a normalized name that belongs to
-exactly one USCC. A record that maps to nothing keeps a key of its own (``ORG:``, ``REG:``, ``NAME:``)
-and is flagged ``uscc_resolved = false``.
+Records that carry only a legacy identifier are mapped to a USCC through what other records say,
+as a registration clerk would, and each crosswalk row records how (``match_method``, in order):
+
+``uscc``                      a valid USCC
+``uscc_repaired``             an invalid USCC that is valid once look-alike letters are read as
+                              the digits they stand for (O -> 0, I -> 1, Z -> 2, S -> 5)
+``org_code``                  an organization code (legacy column, old tax number, or inside a
+                              valid USCC) that sits in exactly one USCC
+``org_code_in_invalid_uscc``  the organization code inside an invalid USCC, passing its own check,
+                              that sits in exactly one valid USCC (flagged: the USCC itself is bad)
+``registration_no``           a 15-digit registration number some record carries beside a USCC
+``name``                      a name whose matching key (:func:`rules.text.enterprise_name_key`:
+                              brackets of either width, spaces, punctuation, 有限责任公司/有限公司)
+                              belongs to exactly one USCC
+``unresolved``                none of these: a key of its own, ``ORG:`` / ``REG:`` / ``NAME:``
+                              (records sharing an organization code, a registration number or a
+                              name key share it)
 
 Industry codes are checked against GB/T 4754-2017 (:mod:`jobs.silver.rules.industry`): a valid code
 is stored with its section letter (``3670`` -> ``C3670``); an invalid one stays in
@@ -98,10 +110,18 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
 
     from pyspark.sql import functions as F
 
+    from jobs.silver.rules.admin_codes import admin_code
     from jobs.silver.rules.dates import parse_date
     from jobs.silver.rules.identity import citizen_id
     from jobs.silver.rules.industry import industry_code
-    from jobs.silver.rules.legal_identity import legal_id, org_code, registration_no, uscc
+    from jobs.silver.rules.legal_identity import (
+        embedded_org_code,
+        legal_id,
+        org_code,
+        registration_no,
+        repaired_uscc,
+        uscc,
+    )
     from jobs.silver.rules.phones import phone as parse_phone
     from jobs.silver.rules.text import (
         clean_spaces,
@@ -127,7 +147,9 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
             F.when(i.is_valid & (i.kind == "USCC"), i.id).alias("uscc"),
             F.col(column).alias("uscc_raw"),
             i.invalid_reason.alias("uscc_invalid_reason"),
+            repaired_uscc(F.col(column)).alias("uscc_repaired"),
             i.org_code.alias("org_code"),
+            embedded_org_code(F.col(column)).alias("org_code_in_invalid_uscc"),
             F.when(i.is_valid & (i.kind == "REGISTRATION_NO"), i.id).alias("registration_no"),
         ]
 
@@ -141,6 +163,13 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
         )
         rep = citizen_id(F.col("legal_representative_id_number"))
         industry = industry_code(F.col("industry_code"))
+        # the district sent, else the one in the USCC (where it was issued, maybe abolished since)
+        admin = admin_code(
+            F.coalesce(
+                F.when(F.col("admin_code").rlike(r"^\d{6}$"), F.col("admin_code")),
+                F.when(u.is_valid, u.admin_code),
+            )
+        )
         frames.append(
             df.select(
                 *base(df, "enterprise"),
@@ -148,16 +177,17 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
                 F.when(u.is_valid, u.uscc).alias("uscc"),
                 F.col("uscc").alias("uscc_raw"),
                 u.invalid_reason.alias("uscc_invalid_reason"),
+                repaired_uscc(F.col("uscc")).alias("uscc_repaired"),
                 F.coalesce(F.when(u.is_valid, u.org_code), F.when(o.is_valid, o.org_code)).alias("org_code"),
+                embedded_org_code(F.col("uscc")).alias("org_code_in_invalid_uscc"),
                 F.when(g.is_valid, g.registration_no).alias("registration_no"),
                 normalize_enterprise_name(F.col("name")).alias("name"),
                 normalize_person_name(F.col("legal_representative_name")).alias("legal_representative_name"),
                 F.when(rep.is_valid, rep.id).alias("legal_representative_id_number"),
                 clean_spaces(fold_fullwidth(F.col("registered_address"))).alias("registered_address"),
-                F.coalesce(
-                    F.when(F.col("admin_code").rlike(r"^\d{6}$"), F.col("admin_code")),
-                    F.when(u.is_valid, u.admin_code),
-                ).alias("admin_code"),
+                admin.code.alias("admin_code"),
+                admin.code_sent.alias("admin_code_sent"),
+                admin.is_historical.alias("admin_code_historical"),
                 industry.code.alias("industry_code"),
                 F.col("industry_code").alias("industry_code_raw"),
                 industry.is_valid.alias("industry_code_valid"),
@@ -180,6 +210,8 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
                 F.expr(NO_STRING).alias("legal_representative_id_number"),
                 clean_spaces(fold_fullwidth(F.col("address"))).alias("registered_address"),
                 F.expr(NO_STRING).alias("admin_code"),
+                F.expr(NO_STRING).alias("admin_code_sent"),
+                F.lit(None).cast("boolean").alias("admin_code_historical"),
                 F.expr(NO_STRING).alias("industry_code"),
                 *_no_industry_check(),
                 clean_spaces(F.col("taxpayer_type")).alias("entity_type"),
@@ -197,6 +229,7 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
             "legal_representative_id_number",
             "registered_address",
             "admin_code",
+            "admin_code_sent",
             "industry_code",
             "entity_type",
             "status",
@@ -209,6 +242,7 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
                 *mixed_identifiers("employer_uscc"),
                 normalize_enterprise_name(F.col("employer_name")).alias("name"),
                 *[F.expr(NO_STRING).alias(c) for c in nulls],
+                F.lit(None).cast("boolean").alias("admin_code_historical"),
                 *_no_industry_check(),
                 F.lit(None).cast("date").alias("established_on"),
             )
@@ -216,47 +250,76 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
     return reduce(lambda a, b: a.unionByName(b), frames)
 
 
+#: ``match_method`` values, in the order they are tried (see the module docstring).
+LINK_METHODS = (
+    "uscc",
+    "uscc_repaired",
+    "org_code",
+    "org_code_in_invalid_uscc",
+    "registration_no",
+    "name",
+    "unresolved",
+)
+
+
 def link_legal_persons(mentions: DataFrame) -> DataFrame:
-    """record_key -> legal_person_id and how: uscc, org_code, registration_no, name, or unresolved."""
+    """record_key -> legal_person_id and how it was linked (:data:`LINK_METHODS`)."""
     from pyspark.sql import functions as F
 
-    with_uscc = mentions.where(F.col("uscc").isNotNull())
+    from jobs.silver.rules.text import enterprise_name_key
 
-    def unique_map(key: str) -> DataFrame:
+    mentions = mentions.withColumn("name_key", enterprise_name_key(F.col("name")))
+    # The codes a record is known by: a valid USCC, or one repaired from look-alike letters.
+    known = mentions.withColumn("_uscc", F.coalesce("uscc", "uscc_repaired")).where(
+        F.col("_uscc").isNotNull()
+    )
+
+    def unique_map(column: str, alias: str) -> DataFrame:
         # A legacy key maps to a USCC only when it points at exactly one.
         return (
-            with_uscc.where(F.col(key).isNotNull())
-            .groupBy(key)
-            .agg(F.countDistinct("uscc").alias("n"), F.min("uscc").alias(f"uscc_by_{key}"))
+            known.where(F.col(column).isNotNull())
+            .groupBy(F.col(column).alias(alias))
+            .agg(F.countDistinct("_uscc").alias("n"), F.min("_uscc").alias(f"uscc_by_{alias}"))
             .where("n = 1")
             .drop("n")
         )
 
+    by_org = unique_map("org_code", "org_code")
     linked = (
-        mentions.join(unique_map("org_code"), "org_code", "left")
-        .join(unique_map("registration_no"), "registration_no", "left")
-        .join(unique_map("name"), "name", "left")
+        mentions.join(by_org, "org_code", "left")
+        .join(
+            by_org.withColumnRenamed("org_code", "org_code_in_invalid_uscc").withColumnRenamed(
+                "uscc_by_org_code", "uscc_by_embedded_org_code"
+            ),
+            "org_code_in_invalid_uscc",
+            "left",
+        )
+        .join(unique_map("registration_no", "registration_no"), "registration_no", "left")
+        .join(unique_map("name_key", "name_key"), "name_key", "left")
     )
-    method = (
-        F.when(F.col("uscc").isNotNull(), F.lit("uscc"))
-        .when(F.col("uscc_by_org_code").isNotNull(), F.lit("org_code"))
-        .when(F.col("uscc_by_registration_no").isNotNull(), F.lit("registration_no"))
-        .when(F.col("uscc_by_name").isNotNull(), F.lit("name"))
-        .otherwise(F.lit("unresolved"))
+    candidates = (
+        ("uscc", "uscc"),
+        ("uscc_repaired", "uscc_repaired"),
+        ("org_code", "uscc_by_org_code"),
+        ("org_code_in_invalid_uscc", "uscc_by_embedded_org_code"),
+        ("registration_no", "uscc_by_registration_no"),
+        ("name", "uscc_by_name_key"),
     )
+    method = F.lit("unresolved")
+    for name, column in reversed(candidates):
+        method = F.when(F.col(column).isNotNull(), F.lit(name)).otherwise(method)
     fallback = F.coalesce(
-        F.concat(F.lit("ORG:"), F.col("org_code")),
+        F.concat(F.lit("ORG:"), F.coalesce("org_code", "org_code_in_invalid_uscc")),
         F.concat(F.lit("REG:"), F.col("registration_no")),
         F.concat(
-            F.lit("NAME:"), F.substring(F.sha2(F.coalesce(F.col("name"), F.col("record_key")), 256), 1, 16)
+            F.lit("NAME:"),
+            F.substring(F.sha2(F.coalesce(F.col("name_key"), F.col("record_key")), 256), 1, 16),
         ),
     )
     return linked.select(
         "record_key",
         "source_id",
-        F.coalesce("uscc", "uscc_by_org_code", "uscc_by_registration_no", "uscc_by_name", fallback).alias(
-            "legal_person_id"
-        ),
+        F.coalesce(*[F.col(c) for _, c in candidates], fallback).alias("legal_person_id"),
         method.alias("match_method"),
     )
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from govlake import storage
 from govlake.lake.context import StepContext
@@ -22,6 +22,9 @@ from govlake.registry import Registry
 from jobs.silver.population.records import PERSON_MENTIONS, person_records
 from jobs.silver.survivorship import trust_ranks
 from jobs.silver.tables import EntityLibrary, read_own, skipped, write_entity_library
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,7 @@ POPULATION = EntityLibrary(
 RECORDS = POPULATION.table_id("person_records")
 CROSSWALK = POPULATION.table_id("crosswalk")
 MODEL = "population.resolution_model"
+KEY_FINGERPRINT = "population.key_fingerprint"
 
 
 def date_formats_of(registry: Registry, datasets: list[str]) -> list[str]:
@@ -56,6 +60,51 @@ def date_formats_of(registry: Registry, datasets: list[str]) -> list[str]:
             for fmt in source.date_formats:
                 counts[fmt] = counts.get(fmt, 0) + 1
     return sorted(counts, key=lambda f: -counts[f])
+
+
+def person_records_of(ctx: StepContext, bronze: dict[str, DataFrame]) -> DataFrame:
+    """The standardized person records of these bronze tables, as this build makes them."""
+    registry = ctx.registry
+    row_keys = {name: registry.datasets[name].row_key for name in bronze if name in registry.datasets}
+    return person_records(bronze, date_formats_of(registry, list(bronze)), row_keys)
+
+
+def check_person_id_key(ctx: StepContext, crosswalk_exists: bool) -> str:
+    """The person-id key, once it is known to be the one this lake's person_ids were made with.
+
+    The first build keeps the key's fingerprint beside the model; every later build compares. A
+    lake with a crosswalk but no fingerprint was built before fingerprints were kept (or lost it):
+    its ids cannot be vouched for, so it is refused too.
+    """
+    from govlake.config import KeyMismatch, key_fingerprint
+
+    key = ctx.settings.require_person_id_key()
+    path = ctx.location(KEY_FINGERPRINT)
+    mine = key_fingerprint(key)
+    if storage.exists(ctx.settings, path):
+        stored = json.loads(storage.read_bytes(ctx.settings, path))["fingerprint"]
+        if stored != mine:
+            raise KeyMismatch(
+                f"GOVLAKE_PERSON_ID_KEY is not the key this lake's person_ids were made with "
+                f"(fingerprint {mine}, the lake's {stored} in {path}): building would renumber every "
+                "citizen; run with the lake's key"
+            )
+    elif crosswalk_exists:
+        raise KeyMismatch(
+            f"the population crosswalk has no key fingerprint ({path}): it was made before keys were "
+            "fingerprinted, so its person_ids cannot be checked against GOVLAKE_PERSON_ID_KEY; rebuild "
+            "the population library on a fresh lake"
+        )
+    return key
+
+
+def _keep_fingerprint(ctx: StepContext, key: str) -> None:
+    from govlake.config import key_fingerprint
+
+    path = ctx.location(KEY_FINGERPRINT)
+    if not storage.exists(ctx.settings, path):
+        doc = {"fingerprint": key_fingerprint(key), "since": ctx.as_of.isoformat(), "run_id": ctx.run_id}
+        storage.write_bytes(ctx.settings, path, json.dumps(doc, indent=2).encode("utf-8"))
 
 
 def _load_model(ctx: StepContext) -> dict[str, Any] | None:
@@ -72,12 +121,17 @@ def build_population(
     ``incremental`` (once a crosswalk and a model exist): records already resolved keep their
     person_id unless a new record reopens their person, the model is reused, and golden records
     are recomputed only for the persons whose records changed (see ``resolve_persons``). Otherwise,
-    or with ``incremental=False``, every record is resolved afresh and the model retrained.
+    or with ``incremental=False``, every record is resolved afresh and the model retrained. Either
+    way person_ids already issued are kept; persons merged or split are recorded in the golden
+    history (``merged_into``, ``split_from``).
+
+    The person-id key must be the lake's (:func:`check_person_id_key`): otherwise
+    :class:`govlake.config.KeyMismatch` stops the build before anything is read.
 
     On a lake with no population bronze table yet, returns ``{"skipped": <why>}`` and writes nothing.
     """
     from jobs.silver.population.match_report import write_resolution_summary
-    from jobs.silver.population.resolve import REQUIRED_COLUMNS, resolve_persons
+    from jobs.silver.population.resolve import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, resolve_persons
 
     bronze = ctx.read_bronze()
     unknown = sorted(set(bronze) - set(PERSON_MENTIONS))
@@ -88,15 +142,21 @@ def build_population(
     if not bronze:
         return skipped(f"no population bronze table published yet (any of {', '.join(PERSON_MENTIONS)})")
     spark = ctx.spark
-    previous = read_own(ctx, CROSSWALK) if incremental else None
-    model = _load_model(ctx) if previous is not None else None
-    if model is None:
-        previous = None  # no model to reuse: resolve everything afresh
-    standardized = person_records(bronze, date_formats_of(ctx.registry, list(bronze))).cache()
+    # The previous crosswalk always names persons (an id once issued is kept); with the model as
+    # well, the run is incremental.
+    previous = read_own(ctx, CROSSWALK)
+    key = check_person_id_key(ctx, previous is not None)
+    model = _load_model(ctx) if previous is not None and incremental else None
+    standardized = person_records_of(ctx, bronze).cache()
     records = ctx.drop_invalid(RECORDS, standardized)
     try:
         resolution = resolve_persons(
-            spark, records.select(*REQUIRED_COLUMNS), backend=backend, existing=previous, model=model
+            spark,
+            records.select(*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS),
+            key=key,
+            backend=backend,
+            existing=previous,
+            model=model,
         )
         crosswalk = resolution.crosswalk.select(
             "record_key", "source_id", "person_id", "match_method", "match_probability"
@@ -111,10 +171,13 @@ def build_population(
             ranks=trust_ranks(ctx.registry, GOLDEN_ATTRIBUTES),
             as_of=ctx.as_of,
             touched=resolution.touched_person_ids,
+            merged_into=resolution.merges,
+            split_from=resolution.splits,
         )
-        if previous is None and resolution.model:  # a full run trained it: keep it for the next
-            model = json.dumps(resolution.model).encode("utf-8")
-            storage.write_bytes(ctx.settings, ctx.location(MODEL), model)
+        _keep_fingerprint(ctx, key)
+        if model is None and resolution.model:  # a full run trained it: keep it for the next
+            trained = json.dumps(resolution.model).encode("utf-8")
+            storage.write_bytes(ctx.settings, ctx.location(MODEL), trained)
         counts["resolution"] = write_resolution_summary(ctx, resolution)
     finally:
         standardized.unpersist()

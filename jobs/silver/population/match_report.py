@@ -46,6 +46,10 @@ QUALITY_FIGURES = (
     "probabilistic_precision",
     "probabilistic_recall",
     "probabilistic_f1",
+    "probabilistic_pairs_predicted",
+    "probabilistic_pairs_true",
+    "probabilistic_pairs_correct",
+    "records_without_valid_id",
 )
 #: The truth columns naming the first and the second person a row mentions.
 TRUTH_PERSON_COLUMNS = ("person_id", "person_id_2")
@@ -69,7 +73,8 @@ def write_resolution_summary(ctx: StepContext, resolution: ResolutionResult) -> 
         "pairs_compared": resolution.pairs_compared,
         "records_by_method": resolution.records_by_method,
         "conflicts_split": resolution.conflicts_split,
-        "m_training": resolution.m_training,  # "reused" in an incremental run
+        "m_training": resolution.m_training,  # "reused" in an incremental run, "priors" when too small
+        "training_note": resolution.training_note,
         "incremental": resolution.touched_person_ids is not None,
         "seconds": round(resolution.seconds, 1),
     }

@@ -24,6 +24,9 @@ class Mention:
     columns: Mapping[str, str]
     observed_at: str | None = None  # the row's own date that says when the facts were true
     extra: Mapping[str, str] = field(default_factory=dict)
+    #: The column holding the ID number of the other person the row is about (a spouse): matching
+    #: borrows that person's residence for a mention that states none of its own.
+    partner_id_column: str | None = None
 
 
 PERSON_MENTIONS: dict[str, tuple[Mention, ...]] = {
@@ -90,12 +93,14 @@ PERSON_MENTIONS: dict[str, tuple[Mention, ...]] = {
             {"id_number": "husband_id_number", "name": "husband_name"},
             observed_at="registered_on",
             extra={"sex": "1"},
+            partner_id_column="wife_id_number",
         ),
         Mention(
             "wife",
             {"id_number": "wife_id_number", "name": "wife_name"},
             observed_at="registered_on",
             extra={"sex": "2"},
+            partner_id_column="husband_id_number",
         ),
     ),
 }
@@ -114,7 +119,26 @@ PERSON_ATTRIBUTES = (
 DATE_ATTRIBUTES = ("birth_date", "death_date")
 
 
-def _mentions(bronze: DataFrame, dataset: str) -> DataFrame:
+def record_identity(row_key: Sequence[str], role: str, record_key: Column) -> Column:
+    """What names a mention for good: source id + the source's own row key + role.
+
+    The record_key carries the file's hash, so the same registration resent in a later file gets
+    another one; the row key (``Dataset.row_key`` in the registry: a record or certificate number)
+    does not. New person_ids are minted from this, never from the file. Without a row key, or with
+    a blank one, the record_key stands in.
+    """
+    from pyspark.sql import functions as F
+
+    if not row_key:
+        return record_key
+    parts = [F.nullif(F.trim(F.col(c).cast("string")), F.lit("")) for c in row_key]
+    complete = F.lit(True)
+    for part in parts:
+        complete = complete & part.isNotNull()
+    return F.when(complete, F.concat_ws("|", F.col("_source_id"), *parts, F.lit(role))).otherwise(record_key)
+
+
+def _mentions(bronze: DataFrame, dataset: str, row_key: Sequence[str] = ()) -> DataFrame:
     """One row per person mention, attributes still as sent (strings)."""
     from functools import reduce
 
@@ -122,10 +146,14 @@ def _mentions(bronze: DataFrame, dataset: str) -> DataFrame:
 
     frames = []
     for mention in PERSON_MENTIONS[dataset]:
+        key = F.concat_ws(
+            "|", "_source_id", "_file_hash", F.col("_row_number").cast("string"), F.lit(mention.role)
+        )
         cols: list[Column] = [
-            F.concat_ws(
-                "|", "_source_id", "_file_hash", F.col("_row_number").cast("string"), F.lit(mention.role)
-            ).alias("record_key"),
+            key.alias("record_key"),
+            record_identity([c for c in row_key if c in bronze.columns], mention.role, key).alias(
+                "record_identity"
+            ),
             F.lit(dataset).alias("dataset"),
             F.lit(mention.role).alias("role"),
             *[F.col(c) for c in ("_source_id", "_prefecture", "_file_hash", "_row_number", "_ingested_at")],
@@ -140,6 +168,10 @@ def _mentions(bronze: DataFrame, dataset: str) -> DataFrame:
                 cols.append(F.lit(mention.extra[attr]).alias(f"{attr}_raw"))
             else:
                 cols.append(F.lit(None).cast("string").alias(f"{attr}_raw"))
+        partner = (
+            F.col(mention.partner_id_column) if mention.partner_id_column else F.lit(None).cast("string")
+        )
+        cols.append(partner.alias("partner_id_number_raw"))
         frames.append(bronze.select(*cols))
     return reduce(lambda a, b: a.unionByName(b), frames)
 
@@ -148,18 +180,23 @@ def standardize_mentions(mentions: DataFrame, date_formats: Sequence[str]) -> Da
     """Apply the population rules to raw mentions: the columns the base library and matching use."""
     from pyspark.sql import functions as F
 
+    from jobs.silver.rules.admin_codes import admin_code
     from jobs.silver.rules.dates import parse_date
     from jobs.silver.rules.identity import citizen_id, id_cross_checks, normalize_sex
     from jobs.silver.rules.phones import phone as parse_phone
     from jobs.silver.rules.text import clean_spaces, fold_fullwidth, normalize_person_name
 
     idn = citizen_id(F.col("id_number_raw"))
+    partner = citizen_id(F.col("partner_id_number_raw"))
     stated_birth = parse_date(F.col("birth_date_raw"), date_formats).getField("date")
     checks = id_cross_checks(idn, stated_birth, F.col("sex_raw"))
     phone = parse_phone(F.col("phone_raw"))
-    admin = F.regexp_replace(fold_fullwidth(F.col("admin_code_raw")), r"\s", "")
+    sent_code = F.regexp_replace(fold_fullwidth(F.col("admin_code_raw")), r"\s", "")
+    # the code as sent may be abolished since (320602 on a 2018 birth): kept, and its successor used
+    admin = admin_code(F.when(sent_code.rlike(r"^\d{6}$"), sent_code))
     return mentions.select(
         "record_key",
+        "record_identity",
         "dataset",
         "role",
         F.col("_source_id").alias("source_id"),
@@ -178,18 +215,33 @@ def standardize_mentions(mentions: DataFrame, date_formats: Sequence[str]) -> Da
         F.coalesce(idn.birth_date, stated_birth).alias("birth_date"),
         checks.birth_date_conflict.alias("birth_date_conflict"),
         checks.sex_conflict.alias("sex_conflict"),
-        F.when(admin.rlike(r"^\d{6}$"), admin).alias("admin_code"),
+        admin.code.alias("admin_code"),
+        admin.code_sent.alias("admin_code_sent"),
+        admin.is_historical.alias("admin_code_historical"),
         idn.admin_code.alias("birthplace_code"),  # from the ID: where the person was first registered
         clean_spaces(fold_fullwidth(F.col("address_raw"))).alias("address"),
         phone.getField("phone").alias("phone"),
         clean_spaces(F.col("ethnicity_raw")).alias("ethnicity"),
         parse_date(F.col("death_date_raw"), date_formats).getField("date").alias("death_date"),
+        F.when(partner.is_valid, partner.id).alias("partner_id_number"),
     )
 
 
-def person_records(bronze_by_dataset: Mapping[str, DataFrame], date_formats: Sequence[str]) -> DataFrame:
-    """All population bronze tables -> standardized person records (pure: DataFrames in and out)."""
+def person_records(
+    bronze_by_dataset: Mapping[str, DataFrame],
+    date_formats: Sequence[str],
+    row_keys: Mapping[str, Sequence[str]] | None = None,
+) -> DataFrame:
+    """All population bronze tables -> standardized person records (pure: DataFrames in and out).
+
+    ``row_keys``: dataset -> its registry row key, for :func:`record_identity`.
+    """
     from functools import reduce
 
-    frames = [_mentions(df, name) for name, df in bronze_by_dataset.items() if name in PERSON_MENTIONS]
+    row_keys = row_keys or {}
+    frames = [
+        _mentions(df, name, row_keys.get(name, ()))
+        for name, df in bronze_by_dataset.items()
+        if name in PERSON_MENTIONS
+    ]
     return standardize_mentions(reduce(lambda a, b: a.unionByName(b), frames), date_formats)

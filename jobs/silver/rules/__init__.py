@@ -5,6 +5,7 @@ Modules by concern:
 ``text``            full-width folding, whitespace, traditional -> simplified, person / enterprise names
 ``identity``        citizen ID numbers (GB 11643) and the stated-vs-derived birth date / sex cross-checks
 ``legal_identity``  USCC (GB 32100), organization codes (GB 11714), 15-digit registration numbers (GS15)
+``admin_codes``     GB/T 2260 codes as sent -> current code (successor of an abolished one)
 ``dates``           multi-pattern date parsing with impossible-date and plausibility checks
 ``phones``          mainland mobile numbers (11 digits), landlines flagged
 ``coordinates``     GCJ-02 -> WGS84 (iterative inverse), CRS dispatch
@@ -22,6 +23,7 @@ average at 13-18 (so wall times were 3-4x the CPU times). Rows per CPU-second, a
 rule                          rows/cpu-s  note
 ============================  ==========  =================================================
 text.to_simplified            1.8 M       one ``translate``
+admin_codes.admin_code        1.3 M       two hash-set ``IN`` lists, a literal map; 2 M rows
 text.normalize_person_name    165 k       translate + 3 regexes, bound with ``let``
 phones.phone                  140 k
 gcj02_to_wgs84, 1 step        115 k       ``aggregate`` over the iterations

@@ -13,6 +13,13 @@
 
 All checks are built-in Spark SQL: the weighted sums are unrolled arithmetic over ``position()`` of
 each character in the alphabet, the MOD 11,10 recurrence an ``aggregate`` over the digits.
+
+Mistyped USCCs. A clerk reading a USCC off paper writes the letters the code never uses for the
+digits they look like (O for 0, I for 1, Z for 2, S for 5). :func:`repaired_uscc` undoes exactly
+that and keeps the result only if the check character then holds; :func:`embedded_org_code` takes
+the organization code out of an invalid 18-character USCC when that code passes its *own* GB 11714
+check (typo outside characters 9-17), so the record can still be linked by it — flagged by the
+link method, never taken as a valid USCC.
 """
 
 from __future__ import annotations
@@ -123,6 +130,42 @@ def _uscc_result(t: Column) -> Column:
             F.when(r["reason"].isNull(), org).alias("org_code"),
             F.when(r["reason"].isNull(), _org_code_ok(org)).alias("org_code_valid"),
             F.when(r["reason"].isNull(), F.substring(s, 3, 6)).alias("admin_code"),
+        ),
+    )
+
+
+#: Letters a USCC never contains, as the digits they are mistaken for.
+LOOKALIKES = ("OIZS", "0125")
+
+
+def repaired_uscc(col: Column) -> Column:
+    """An invalid USCC whose look-alike letters (:data:`LOOKALIKES`) written back as digits make
+    a valid one: that valid code; else NULL (also for a code that was valid already)."""
+    return let(
+        clean_code(col),
+        lambda s: let(
+            F.translate(s, *LOOKALIKES),
+            lambda fixed: F.when(
+                (F.length(s) == 18) & (fixed != s) & uscc(fixed)["is_valid"] & ~uscc(s)["is_valid"], fixed
+            ),
+        ),
+    )
+
+
+def embedded_org_code(col: Column) -> Column:
+    """The organization code (characters 9-17) of an 18-character code that is *not* a valid USCC,
+    when it passes its own GB 11714 check (as written, or with look-alikes written back as
+    digits); else NULL. The link of last resort from a mistyped USCC to its legal person."""
+    return let(
+        clean_code(col),
+        lambda s: let(
+            F.substring(s, 9, 9),
+            lambda org: F.when(
+                (F.length(s) == 18) & ~uscc(s)["is_valid"],
+                F.when(_org_code_ok(org), org).when(
+                    _org_code_ok(F.translate(org, *LOOKALIKES)), F.translate(org, *LOOKALIKES)
+                ),
+            ),
         ),
     )
 
@@ -277,16 +320,19 @@ __all__ = [
     "KIND_UNKNOWN",
     "KIND_USCC",
     "LEGAL_ID_TYPE",
+    "LOOKALIKES",
     "ORG_CODE_TYPE",
     "USCC_ALPHABET",
     "USCC_TYPE",
     "USCC_WEIGHTS",
     "clean_code",
+    "embedded_org_code",
     "gs15_check_digit",
     "legal_id",
     "org_code",
     "org_code_check_char",
     "registration_no",
+    "repaired_uscc",
     "uscc",
     "uscc_check_char",
     "uscc_org_code",

@@ -131,12 +131,43 @@ def normalize_enterprise_name(col: Column, simplify: bool = True) -> Column:
     )
 
 
+#: Brackets of every width and kind that enterprise names are written with around a branch or a
+#: place name: 某某有限公司（江宁分公司）, 某某有限公司(江宁分公司) and 某某有限公司江宁分公司 are one name.
+_NAME_BRACKETS = "()（）[]【】〔〕［］｛｝{}<>《》〈〉"
+#: Punctuation that registers write or leave out at will inside a name.
+_NAME_PUNCTUATION = "·・.,，、-－—_\"'“”‘’"
+#: Legal-form and branch wordings that mean the same thing, longest first (匹配用; the stored name
+#: keeps what was registered).
+_NAME_EQUIVALENTS = (
+    ("有限责任公司", "有限公司"),
+    ("股份有限公司", "股份公司"),
+    ("分支机构", "分公司"),
+)
+
+
+def enterprise_name_key(col: Column) -> Column:
+    """An enterprise name as a matching key, never for display.
+
+    Full-width -> half-width, traditional -> simplified, every space, bracket
+    (:data:`_NAME_BRACKETS`, full- and half-width alike) and in-name punctuation removed, Latin
+    letters upper-cased, and legal-form / branch wordings folded (:data:`_NAME_EQUIVALENTS`:
+    有限责任公司 = 有限公司), so 南京某某有限公司（江宁分公司）, 南京某某有限公司 (江宁分公司) and
+    南京某某有限责任公司江宁分公司 give one key. Empty -> NULL.
+    """
+    s = to_simplified(fold_fullwidth(col))
+    s = F.upper(F.translate(s, WS_CHARS + _NAME_BRACKETS + _NAME_PUNCTUATION, ""))
+    for wording, canonical in _NAME_EQUIVALENTS:
+        s = F.replace(s, F.lit(wording), F.lit(canonical))
+    return F.nullif(s, F.lit(""))
+
+
 __all__ = [
     "MIDDLE_DOT",
     "NAME_KEEP",
     "WS",
     "WS_CHARS",
     "clean_spaces",
+    "enterprise_name_key",
     "fold_fullwidth",
     "has_han",
     "normalize_enterprise_name",

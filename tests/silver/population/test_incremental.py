@@ -6,12 +6,14 @@ resolution), the rest later (incremental, with the first run's crosswalk and mod
 
 from __future__ import annotations
 
-import hashlib
+import secrets
 
 import pytest
 
-from jobs.silver.population.resolve import METHOD_ID, match_quality, person_id_salt, resolve_persons
+from jobs.silver.population.resolve import METHOD_ID, match_quality, person_id_of, resolve_persons
 from synthetic import resolution as syn
+
+KEY = secrets.token_hex(32)
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +32,10 @@ def batches(spark, population):
 @pytest.fixture(scope="module")
 def runs(spark, batches):
     everything, first = batches
-    initial = resolve_persons(spark, first, backend="duckdb")
+    initial = resolve_persons(spark, first, backend="duckdb", key=KEY)
     initial_rows = {r["record_key"]: tuple(r) for r in initial.crosswalk.collect()}
     later = resolve_persons(
-        spark, everything, backend="duckdb", existing=initial.crosswalk, model=initial.model
+        spark, everything, backend="duckdb", key=KEY, existing=initial.crosswalk, model=initial.model
     )
     return initial, initial_rows, later
 
@@ -58,12 +60,11 @@ def test_settled_records_keep_their_rows_and_new_ones_are_added_once(population,
 
 def test_new_id_records_join_the_person_their_id_names(population, runs):
     _, initial_rows, later = runs
-    salt = person_id_salt()
     rows = {r["record_key"]: r for r in later.crosswalk.collect()}
     new_with_id = [r for r in population.records if r["record_key"] not in initial_rows and r["id_number"]]
     assert new_with_id
     for r in new_with_id:
-        expected = "P" + hashlib.sha256(f"{salt}|id|{r['id_number']}".encode()).hexdigest()[:16]
+        expected = person_id_of("id", r["id_number"], KEY)
         assert (rows[r["record_key"]]["person_id"], rows[r["record_key"]]["match_method"]) == (
             expected,
             METHOD_ID,
@@ -73,7 +74,7 @@ def test_new_id_records_join_the_person_their_id_names(population, runs):
 def test_only_pairs_with_an_unsettled_record_are_compared(spark, batches, runs):
     everything, _ = batches
     _, _, later = runs
-    full = resolve_persons(spark, everything, backend="duckdb")
+    full = resolve_persons(spark, everything, backend="duckdb", key=KEY)
     # Fewer pairs than a full run (on this small, dense fixture most ID-less persons are within
     # reach of some new record, so the saving is modest: 319 vs 435 pairs), and no training.
     assert 0 < later.pairs_compared < full.pairs_compared
@@ -91,7 +92,9 @@ def test_incremental_result_meets_the_targets(spark, population, runs):
 def test_a_batch_with_nothing_new_links_nothing(spark, batches, runs):
     _, first = batches
     initial, initial_rows, _ = runs
-    again = resolve_persons(spark, first, backend="duckdb", existing=initial.crosswalk, model=initial.model)
+    again = resolve_persons(
+        spark, first, backend="duckdb", key=KEY, existing=initial.crosswalk, model=initial.model
+    )
     assert again.pairs_compared == 0
     assert {r["record_key"]: tuple(r) for r in again.crosswalk.collect()} == initial_rows
     assert again.touched_person_ids.count() == 0

@@ -65,9 +65,13 @@ def generated(tmp_path) -> Path:
 
 
 def test_truth_rows_are_keyed_like_silver_records(spark, generated):
+    from govlake.registry import load_registry
     from jobs.silver.population.match_report import truth_keys
 
-    keys = {(r["record_key"], r["true_person_id"]) for r in truth_keys(spark, generated).collect()}
+    keys = {
+        (r["record_key"], r["true_person_id"])
+        for r in truth_keys(spark, generated, load_registry()).collect()
+    }
     # One marriage row is two mentions: the husband (person_id) and the wife (person_id_2).
     assert keys == {
         (f"{HOUSEHOLD}|{HASH_H}|1|resident", "T1"),
@@ -81,8 +85,11 @@ def test_truth_rows_are_keyed_like_silver_records(spark, generated):
 
 def test_report_scores_the_stored_crosswalk_and_is_stored(spark, lake, generated):
     from govlake import storage
-    from jobs.silver.population.build import table_uri
+    from govlake.lake import Lake
+    from govlake.lake.context import StepContext
+    from govlake.lake.published import Publication
     from jobs.silver.population.match_report import (
+        CROSSWALK,
         report_folder,
         write_match_report,
         write_resolution_summary,
@@ -100,7 +107,10 @@ def test_report_scores_the_stored_crosswalk_and_is_stored(spark, lake, generated
         (f"{h}|9|resident", HOUSEHOLD, "P9", "singleton", None),  # a row the truth does not know
     ]
     crosswalk = spark.createDataFrame(rows, CROSSWALK_DDL)
-    crosswalk.write.format("delta").save(table_uri(lake, "crosswalk"))
+    settings, lake = lake, Lake(lake, spark)
+    crosswalk.write.format("delta").save(lake.path(CROSSWALK))
+    now = datetime.now(UTC)
+    lake.publish([Publication(CROSSWALK, lake.path(CROSSWALK), 0, "test", "r1", now, now, "passed")])
     resolution = ResolutionResult(
         crosswalk=crosswalk,
         backend="duckdb",
@@ -112,8 +122,10 @@ def test_report_scores_the_stored_crosswalk_and_is_stored(spark, lake, generated
         timings={},
         m_training="labels",
         model={},
+        training_note="m from 2 ID-labelled pairs",
     )
-    write_resolution_summary(lake, resolution, as_of=datetime(2024, 6, 1, tzinfo=UTC))
+    ctx = StepContext.open(lake, "silver.population", [], as_of=datetime(2024, 6, 1, tzinfo=UTC))
+    write_resolution_summary(ctx, resolution)
 
     report = write_match_report(lake, generated / "truth")
 
@@ -121,6 +133,12 @@ def test_report_scores_the_stored_crosswalk_and_is_stored(spark, lake, generated
     assert report["pairs_predicted"] == 6 and report["pairs_true"] == 4 and report["pairs_correct"] == 3
     assert report["precision"] == pytest.approx(0.5)
     assert report["recall"] == pytest.approx(0.75)
+    # Over the pairs with a record without a valid ID (h3, the husband, the wife): predicted
+    # h1-h3 h2-h3 h4-wife h1-wife h2-wife h3-wife, true h1-h3 h2-h3 h4-wife, right h1-h3 h2-h3.
+    assert (report["probabilistic_pairs_predicted"], report["probabilistic_pairs_true"]) == (5, 3)
+    assert report["probabilistic_pairs_correct"] == 2
+    assert report["probabilistic_precision"] == pytest.approx(2 / 5)
+    assert report["records_without_valid_id"] == 3
     assert report["f1"] == pytest.approx(2 * 0.5 * 0.75 / 1.25)
     assert report["records_by_method"] == {"id_number": 3, "probabilistic": 2, "singleton": 2}
     assert (report["crosswalk_records"], report["records_scored"], report["records_without_truth"]) == (
@@ -131,9 +149,10 @@ def test_report_scores_the_stored_crosswalk_and_is_stored(spark, lake, generated
     assert report["pairs_compared"] == 42 and report["backend"] == "duckdb"
     assert report["crosswalk_version"] == 0
     assert report["resolution"]["resolved_at"] == "2024-06-01T00:00:00+00:00"
+    assert report["resolution"]["training_note"] == "m from 2 ID-labelled pairs"
 
     folder = report_folder(lake)
-    assert folder == f"{lake.zone('quality')}/match_quality"
-    latest = json.loads(storage.read_bytes(lake, f"{folder}/latest.json"))
-    by_run = json.loads(storage.read_bytes(lake, f"{folder}/{report['run']}.json"))
+    assert folder == f"{settings.zone('quality')}/match_quality"
+    latest = json.loads(storage.read_bytes(settings, f"{folder}/latest.json"))
+    by_run = json.loads(storage.read_bytes(settings, f"{folder}/{report['run']}.json"))
     assert latest == by_run == json.loads(json.dumps(report))

@@ -9,8 +9,9 @@ once, on the same records, and must agree with it.
 
 from __future__ import annotations
 
-import hashlib
+import hmac
 import re
+import secrets
 
 import pytest
 
@@ -22,12 +23,14 @@ from jobs.silver.population.resolve import (
     _prepare,
     _split_conflicts,
     match_quality,
-    person_id_salt,
+    person_id_of,
     resolve_persons,
 )
 from synthetic import resolution as syn
 
 COLUMNS = syn.RECORD_COLUMNS
+#: A throw-away person-id key for this module (never a key in the repo).
+KEY = secrets.token_hex(32)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +50,7 @@ def truth(spark, population):
 
 @pytest.fixture(scope="module")
 def result(spark, records):
-    return resolve_persons(spark, records, backend="duckdb")
+    return resolve_persons(spark, records, backend="duckdb", key=KEY)
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +87,15 @@ def test_quality_meets_targets(result, truth):
     assert quality["probabilistic_recall"] >= 0.9, quality
 
 
-def test_id_records_get_the_salted_hash_of_their_id(population, crosswalk):
-    salt = person_id_salt()
+def test_id_records_get_the_keyed_hmac_of_their_id(population, crosswalk):
     for r in population.records:
         _, person_id, method, probability = crosswalk[r["record_key"]]
         assert re.fullmatch(r"P[0-9a-f]{16}", person_id)
         if r["id_number"]:
-            expected = "P" + hashlib.sha256(f"{salt}|id|{r['id_number']}".encode()).hexdigest()[:16]
+            # Spark's built-in HMAC (two sha2 over padded keys) is the standard one.
+            digest = hmac.new(KEY.encode(), f"id|{r['id_number']}".encode(), "sha256").hexdigest()
+            expected = "P" + digest[:16]
+            assert person_id_of("id", r["id_number"], KEY) == expected
             assert (person_id, method, probability) == (expected, METHOD_ID, 1.0)
             assert r["id_number"] not in person_id
         else:
@@ -107,8 +112,8 @@ def test_no_person_holds_two_ids(population, crosswalk):
 
 
 def test_new_person_ids_come_from_the_smallest_member(population, crosswalk):
-    """A cluster without an ID is named after its smallest record_key, a singleton after its own."""
-    salt = person_id_salt()
+    """A cluster without an ID is minted from its smallest record identity (here the record_key:
+    the fixture has no row keys), a singleton from its own."""
     members: dict[str, list[str]] = {}
     for key, (_, person_id, method, _) in crosswalk.items():
         if method != METHOD_ID:
@@ -117,20 +122,19 @@ def test_new_person_ids_come_from_the_smallest_member(population, crosswalk):
     for person_id, keys in members.items():
         if person_id in id_persons:
             continue
-        anchor = min(keys)
-        assert person_id == "P" + hashlib.sha256(f"{salt}|cluster|{anchor}".encode()).hexdigest()[:16]
+        assert person_id == person_id_of("record", min(keys), KEY)
 
 
 def test_rerun_on_reshuffled_input_gives_identical_crosswalk(spark, records, crosswalk):
     from pyspark.sql import functions as F
 
     shuffled = records.orderBy(F.rand(seed=7)).repartition(3)
-    again = resolve_persons(spark, shuffled, backend="duckdb")
+    again = resolve_persons(spark, shuffled, backend="duckdb", key=KEY)
     assert {r["record_key"]: tuple(r)[1:] for r in again.crosswalk.collect()} == crosswalk
 
 
 def test_spark_backend_agrees_with_duckdb(spark, records, truth, result, crosswalk):
-    on_spark = resolve_persons(spark, records, backend="spark")
+    on_spark = resolve_persons(spark, records, backend="spark", key=KEY)
     rows = {r["record_key"]: tuple(r)[1:] for r in on_spark.crosswalk.collect()}
     assert set(rows) == set(crosswalk)
     assert on_spark.crosswalk.count() == len(crosswalk)
@@ -146,7 +150,7 @@ def test_spark_backend_agrees_with_duckdb(spark, records, truth, result, crosswa
 def test_without_any_id_the_model_falls_back_to_em(spark, population):
     rows = [tuple(None if c == "id_number" else r[c] for c in COLUMNS) for r in population.records[:400]]
     no_ids = spark.createDataFrame(rows, syn.RECORD_DDL)
-    res = resolve_persons(spark, no_ids, backend="duckdb")
+    res = resolve_persons(spark, no_ids, backend="duckdb", key=KEY)
     assert res.m_training == "em"
     assert res.crosswalk.count() == 400
     assert res.records_by_method[METHOD_ID] == 0
@@ -155,12 +159,12 @@ def test_without_any_id_the_model_falls_back_to_em(spark, population):
 
 def test_duplicate_record_keys_are_rejected(spark, records):
     with pytest.raises(ValueError, match="record_key is not unique"):
-        resolve_persons(spark, records.unionByName(records.limit(1)))
+        resolve_persons(spark, records.unionByName(records.limit(1)), key=KEY)
 
 
 def test_unknown_backend_is_rejected(spark, records):
     with pytest.raises(ValueError, match="backend"):
-        resolve_persons(spark, records, backend="sqlite")
+        resolve_persons(spark, records, backend="sqlite", key=KEY)
 
 
 def test_split_conflicts_never_joins_two_ids():
@@ -199,7 +203,7 @@ def test_match_quality_counts_pairs(spark):
 
 
 def test_empty_input_gives_an_empty_crosswalk(spark, records):
-    res = resolve_persons(spark, records.limit(0))
+    res = resolve_persons(spark, records.limit(0), key=KEY)
     assert res.crosswalk.count() == 0
     assert res.crosswalk.columns == [
         "record_key",
@@ -219,7 +223,7 @@ def test_prepare_blanks_unknowns_and_fills_birth_date_from_the_id(spark):
         ("k1", "s", idn, "张伟", None, "9", "320102", "南京市玄武区中山路12号3幢201室", "--"),
         ("k2", "s", "12345", " ", dt.date(1991, 1, 2), "1", "", "  ", "138-0000-0000"),
     ]
-    out = {r["unique_id"]: r for r in _prepare(spark.createDataFrame(rows, syn.RECORD_DDL), "salt").collect()}
+    out = {r["unique_id"]: r for r in _prepare(spark.createDataFrame(rows, syn.RECORD_DDL), KEY).collect()}
     k1, k2 = out["k1"], out["k2"]
     assert k1["id_person_id"].startswith("P") and k1["birth_date"] == "1990-05-17"
     assert (k1["sex"], k1["phone"], k1["surname"], k1["given_name"]) == (None, None, "张", "伟")
@@ -231,7 +235,7 @@ def test_prepare_blanks_unknowns_and_fills_birth_date_from_the_id(spark):
 
 def test_records_that_all_carry_ids_need_no_probabilistic_links(spark, records):
     with_ids = records.filter("id_number is not null")
-    res = resolve_persons(spark, with_ids)
+    res = resolve_persons(spark, with_ids, key=KEY)
     n = with_ids.count()
     assert res.records_by_method == {METHOD_ID: n, METHOD_PROBABILISTIC: 0, METHOD_SINGLETON: 0}
     assert res.pairs_compared == 0
