@@ -22,6 +22,9 @@ GOVLAKE_METASTORE_USER    its database user                                    `
 GOVLAKE_METASTORE_PASSWORD  its password: read by the JVM from the environment (required with the URL)
 GOVLAKE_PERSON_ID_KEY     secret key person_ids are keyed with (HMAC-SHA256)   required, except on the
                                                                                embedded demo lake
+GOVLAKE_SQL_ENDPOINT_DIR  state of the local SQL endpoint (infra/sql-endpoint)  ``<repo>/.run/sql-endpoint``
+GOVLAKE_CONNECT_URL       the SQL endpoint's Spark Connect server, for notebooks (none: a local session)
+                          (``sc://localhost:15002``; its token in SPARK_CONNECT_AUTHENTICATE_TOKEN)
 ========================  ===================================================  ==========================
 
 The metastore password never enters the settings or a Spark setting: Spark's Hive client is given
@@ -135,6 +138,9 @@ class Settings:
             )
         return self.person_id_key
 
+    sql_endpoint_dir: Path = REPO_ROOT / ".run" / "sql-endpoint"
+    connect_url: str | None = None
+
     @property
     def is_s3(self) -> bool:
         return self.storage_root.startswith("s3a://")
@@ -212,6 +218,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         share_token_key=env.get("GOVLAKE_SHARE_TOKEN_KEY") or None,
         metastore=metastore,
         person_id_key=key,
+        sql_endpoint_dir=Path(env.get("GOVLAKE_SQL_ENDPOINT_DIR") or REPO_ROOT / ".run" / "sql-endpoint")
+        .expanduser()
+        .resolve(),
+        connect_url=env.get("GOVLAKE_CONNECT_URL") or None,
     )
 
 

@@ -18,6 +18,7 @@ import typer
 from govlake.config import REPO_ROOT, ConfigError, Settings, Zone, load_settings
 from govlake_cli.quality import quality_app, report_locations
 from govlake_cli.share import demo_profile, share_app
+from govlake_cli.sql import sql_app
 from synthetic.cli import generate
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.command("generate")(generate)
 app.add_typer(quality_app, name="quality")
 app.add_typer(share_app, name="share")
+app.add_typer(sql_app, name="sql")
 
 GENERATED = REPO_ROOT / ".data" / "generated"
 

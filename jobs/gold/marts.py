@@ -59,6 +59,13 @@ SESSION_TARGET = "session"
 #: dbt's schema prefix in that target (profiles.yml ``schema``): models of folder ``population``
 #: land in ``gold_population`` (macros/generate_schema_name.sql).
 TARGET_SCHEMA = "gold"
+#: The prefix on a shared metastore (GOVLAKE_METASTORE_URL), where ``gold_<group>`` are the SQL
+#: endpoint's views at the *published* mart versions (the ``sql.views`` step): dbt's own relations
+#: (its newest versions, for merges and tests) go to ``gold_build_<group>`` instead, as in the
+#: ``thrift`` profile target, so analysts never see an unpublished mart by name.
+SHARED_TARGET_SCHEMA = "gold_build"
+#: How jobs/gold/marts.py tells profiles.yml's session target which prefix to use.
+TARGET_SCHEMA_ENV = "GOVLAKE_DBT_SCHEMA"
 DOCS = "gold.docs"
 DOCS_PENDING = "gold.docs_pending"
 TIMEZONE = ZoneInfo("Asia/Shanghai")
@@ -98,8 +105,19 @@ def marts_vars(lake: Lake, as_of: datetime) -> dict[str, Any]:
     }
 
 
-def register_gold_tables(spark: SparkSession, lake: Lake) -> list[str]:
-    """Existing gold Delta tables as catalogue tables where dbt looks for them (``gold_<group>.<model>``).
+def target_schema(spark: SparkSession) -> str:
+    """dbt's schema prefix for this session: ``gold``, or ``gold_build`` on a shared metastore."""
+    shared = spark.conf.get("spark.sql.catalogImplementation") == "hive"
+    return SHARED_TARGET_SCHEMA if shared else TARGET_SCHEMA
+
+
+def dbt_schema(table_id: str, prefix: str) -> str:
+    """The schema dbt builds a mart in: ``gold.population.x`` -> ``<prefix>_population``."""
+    return prefix + view_name(table_id)[0].removeprefix(TARGET_SCHEMA)
+
+
+def register_gold_tables(spark: SparkSession, lake: Lake, prefix: str = TARGET_SCHEMA) -> list[str]:
+    """Existing gold Delta tables as catalogue tables where dbt looks for them (``<prefix>_<group>.<model>``).
 
     Needed by the session target, whose catalogue lives only as long as the process: without them
     dbt would take every incremental mart for new and try to create it over its existing location.
@@ -108,7 +126,7 @@ def register_gold_tables(spark: SparkSession, lake: Lake) -> list[str]:
     """
     registered = []
     for table_id in mart_tables(lake).values():
-        schema, name = view_name(table_id)
+        schema, name = dbt_schema(table_id, prefix), view_name(table_id)[1]
         qualified = f"`{schema}`.`{name}`"
         path = lake.path(table_id)
         if spark.catalog.tableExists(f"{schema}.{name}"):
@@ -170,7 +188,22 @@ def session_settings_kept(spark: SparkSession) -> Iterator[dict[str, str]]:
 # ---------------------------------------------------------------------------------- dbt
 
 
-def _invoke(args: list[str], work: Path, dbt_vars: Mapping[str, Any]) -> Any:
+@contextlib.contextmanager
+def _target_schema_env(prefix: str) -> Iterator[None]:
+    import os
+
+    before = os.environ.get(TARGET_SCHEMA_ENV)
+    os.environ[TARGET_SCHEMA_ENV] = prefix
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(TARGET_SCHEMA_ENV, None)
+        else:
+            os.environ[TARGET_SCHEMA_ENV] = before
+
+
+def _invoke(args: list[str], work: Path, dbt_vars: Mapping[str, Any], prefix: str = TARGET_SCHEMA) -> Any:
     from dbt.cli.main import dbtRunner
 
     full = [
@@ -188,7 +221,8 @@ def _invoke(args: list[str], work: Path, dbt_vars: Mapping[str, Any]) -> Any:
         "--vars",
         json.dumps(dict(dbt_vars), ensure_ascii=False),
     ]
-    result = dbtRunner().invoke(full)
+    with _target_schema_env(prefix):
+        result = dbtRunner().invoke(full)
     if result.exception is not None:
         raise MartsFailed(f"dbt {' '.join(args)} could not run: {result.exception}") from result.exception
     return result
@@ -246,7 +280,7 @@ def _attach_tests(
 
 
 def _create_missing_incremental_marts(
-    lake: Lake, marts: Mapping[str, str], work: Path, dbt_vars: Mapping[str, Any]
+    lake: Lake, marts: Mapping[str, str], work: Path, dbt_vars: Mapping[str, Any], prefix: str = TARGET_SCHEMA
 ) -> list[str]:
     """On a first build, create each missing incremental mart empty (``dbt run --empty``).
 
@@ -258,7 +292,7 @@ def _create_missing_incremental_marts(
     if not missing:
         return []
     selector = " ".join(f"config.materialized:incremental,{name}" for name in missing)
-    result = _invoke(["run", "--empty", "--select", selector], work, dbt_vars)
+    result = _invoke(["run", "--empty", "--select", selector], work, dbt_vars, prefix)
     if not result.success:
         raise MartsFailed(f"dbt run --empty of the missing incremental marts failed: {missing}")
     return sorted(r.node.name for r in result.result or ())
@@ -279,15 +313,16 @@ def build_marts(ctx: StepContext) -> dict[str, Any]:
         work = Path(tmp)
         views = register_published_views(spark, lake, ctx.pins)
         views += register_current_views(spark, lake, [t for t in ctx.inputs if t not in ctx.pins])
-        existing = register_gold_tables(spark, lake)
-        created_empty = _create_missing_incremental_marts(lake, marts, work, dbt_vars)
-        result = _invoke(["build"], work, dbt_vars)
+        prefix = target_schema(spark)
+        existing = register_gold_tables(spark, lake, prefix)
+        created_empty = _create_missing_incremental_marts(lake, marts, work, dbt_vars, prefix)
+        result = _invoke(["build"], work, dbt_vars, prefix)
         nodes = _node_results(result)
         manifest = json.loads((work / "target" / "manifest.json").read_text(encoding="utf-8"))
         passed = bool(result.success) and all(n["status"] in OK_STATUSES for n in nodes)
         docs = None
         if passed:
-            docs = write_docs(lake, work, dbt_vars)
+            docs = write_docs(lake, work, dbt_vars, prefix)
     versions = {table_id: lake.latest_version(table_id) for table_id in marts.values()}
     failed = [n for n in nodes if n["status"] not in OK_STATUSES]
     counts = {
@@ -315,12 +350,12 @@ def build_marts(ctx: StepContext) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------- docs
 
 
-def write_docs(lake: Lake, work: Path, dbt_vars: Mapping[str, Any]) -> str:
+def write_docs(lake: Lake, work: Path, dbt_vars: Mapping[str, Any], prefix: str = TARGET_SCHEMA) -> str:
     """``dbt docs generate --static`` (one page, manifest and catalog inside), written to the gold
     zone's pending docs location and made to load nothing from the internet. Returns its path."""
     from govlake import web_assets
 
-    _invoke(["docs", "generate", "--static"], work, dbt_vars)
+    _invoke(["docs", "generate", "--static"], work, dbt_vars, prefix)
     page = (work / "target" / "static_index.html").read_bytes()
     site = lake.location(DOCS_PENDING)
     storage.write_bytes(lake.settings, f"{site}/index.html", page)

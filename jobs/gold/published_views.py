@@ -23,6 +23,8 @@ from govlake.lake import Lake
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from govlake.lake.context import StepContext
+
 
 @dataclass(frozen=True)
 class View:
@@ -96,3 +98,42 @@ def register_current_views(spark: SparkSession, lake: Lake, table_ids: Iterable[
         if version is not None:
             views.append(create_view(spark, lake, table_id, version))
     return views
+
+
+@dataclass(frozen=True)
+class EndpointViews:
+    """What one refresh of the SQL endpoint's names did (the ``sql.views`` step's result)."""
+
+    views: tuple[View, ...] = ()
+    skipped: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        if self.skipped:
+            return {"skipped": self.skipped}
+        return {"views": {v.qualified: v.version for v in self.views}}
+
+    def report(self) -> str:
+        if self.skipped:
+            return f"skipped: {self.skipped}"
+        schemas = sorted({v.schema for v in self.views})
+        return f"{len(self.views)} view(s) at their published versions in {', '.join(schemas) or '-'}"
+
+
+def refresh_endpoint_views(ctx: StepContext) -> EndpointViews:
+    """The ``sql.views`` step: one view per published library table and mart, in the shared metastore.
+
+    The SQL endpoint's Thrift and Connect servers (``infra/sql-endpoint/``) resolve these names in
+    the metastore at every query, so re-pointing a view is what makes a new publication visible
+    there; a version that failed its gate is never pinned, so the endpoint keeps serving the one
+    before. Without a shared metastore (the embedded default) names live in each session and there
+    is nothing to refresh.
+    """
+    settings = ctx.lake.settings
+    if settings.metastore is None:
+        return EndpointViews(skipped="no shared metastore configured (GOVLAKE_METASTORE_URL)")
+    if ctx.spark.conf.get("spark.sql.catalogImplementation") != "hive":
+        raise RuntimeError(
+            "GOVLAKE_METASTORE_URL is set but this process's Spark session was started without it: "
+            "its views would not reach the shared metastore"
+        )
+    return EndpointViews(views=tuple(register_published_views(ctx.spark, ctx.lake, ctx.pins)))

@@ -17,6 +17,8 @@ Steps (``govlake graph`` prints them for the registry in use):
                         versions the Delta Sharing server serves
 ``gold.marts``          ``dbt build`` of the analytics marts (dbt_project/) over the published
                         libraries -> gate (every dbt test passed) -> publish every mart together
+``sql.views``           the SQL endpoint's names: one view per published silver table and mart at
+                        its published version, in the shared metastore (skipped without one)
 
 A step's inputs are catalogue table ids. Published tables are read at the version published when
 the step started (:meth:`govlake.lake.Lake.pin`); the others (the ingest log, quarantine) as they
@@ -315,6 +317,22 @@ def _marts_steps(catalogue: Catalogue) -> list[Step]:
     ]
 
 
+def _endpoint_steps(catalogue: Catalogue) -> list[Step]:
+    served = tuple(t.id for t in catalogue.published_tables() if t.zone in (Zone.SILVER, Zone.GOLD))
+    return [
+        Step(
+            name="sql.views",
+            kind=StepKind.REPORT,
+            title="SQL endpoint: a view per published library table and mart, at its published version",
+            job="jobs.gold.published_views:refresh_endpoint_views",
+            inputs=served,
+            outputs=(),
+            timeout=timedelta(minutes=30),
+            tags=("sql",),
+        )
+    ]
+
+
 def _ordered(steps: list[Step]) -> tuple[Step, ...]:
     """Steps in dependency order (writers of a published input first); declaration order otherwise."""
     writers: dict[str, Step] = {}
@@ -353,6 +371,7 @@ def _graph(registry: Registry, catalogue: Catalogue) -> Graph:
         *_report_steps(catalogue),
         *_share_steps(catalogue),
         *_marts_steps(catalogue),
+        *_endpoint_steps(catalogue),
     ]
     for step in steps:
         for table_id in (*step.inputs, *step.outputs):

@@ -1,0 +1,219 @@
+"""The SQL endpoint, started by its own scripts (infra/sql-endpoint/) over the session's built lake:
+a Postgres metastore shared by a Thrift server, a Spark Connect server and the ``sql.views`` step.
+
+- ``govlake sql refresh`` (another process, its own Spark session on the shared metastore) names
+  every published library table and mart at its published version;
+- PyHive (PLAIN SASL over the CUSTOM password file) and beeline query a mart by name and get
+  Spark's rows; a wrong password and a missing or wrong Connect token are refused;
+- the Connect client reads a silver view by name;
+- both servers keep answering while another pipeline step (a second ``sql.views``) re-points
+  the same names in the metastore.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from govlake.config import REPO_ROOT
+
+pytestmark = pytest.mark.sqlserver
+
+SCRIPTS = REPO_ROOT / "infra" / "sql-endpoint"
+MART = "gold.population.fct_vital_events_monthly"
+MART_VIEW = "gold_population.fct_vital_events_monthly"
+SILVER = "silver.population.persons"
+SILVER_VIEW = "silver_population.persons"
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    folder: Path
+    env: dict[str, str]  # the lake's environment plus client.env (metastore, ports, logins)
+    thrift_port: int
+    connect_url: str
+    password: str
+
+
+@pytest.fixture(scope="module")
+def endpoint(built_lake) -> Iterator[Endpoint]:
+    # Under the repo's .run/, not pytest's 0700 temp folder: the `postgres` account must reach it.
+    folder = REPO_ROOT / ".run" / f"pytest-sql-{secrets.token_hex(3)}"
+    pg_port, thrift_port, connect_port = free_ports(3)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("GOVLAKE_METASTORE")}
+    base |= {
+        "GOVLAKE_STORAGE_ROOT": built_lake.lake.settings.storage_root,
+        "GOVLAKE_SQL_ENDPOINT_DIR": str(folder),
+        "GOVLAKE_METASTORE_PORT": str(pg_port),
+        "GOVLAKE_THRIFT_PORT": str(thrift_port),
+        "GOVLAKE_CONNECT_PORT": str(connect_port),
+        "GOVLAKE_SQL_ENDPOINT_MEMORY": "1g",
+        "GOVLAKE_SPARK_MASTER": "local[1]",
+    }
+    started = time.monotonic()
+    try:
+        subprocess.run([str(SCRIPTS / "start.sh")], env=base, check=True, timeout=400)
+        print(f"\n[sql-endpoint] started in {time.monotonic() - started:.1f}s")
+        exported = subprocess.run(
+            ["bash", "-c", f"source {folder / 'client.env'} && env -0"],
+            env=base,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        env = dict(item.split("=", 1) for item in exported.split("\0") if "=" in item)
+        yield Endpoint(
+            folder=folder,
+            env=env,
+            thrift_port=thrift_port,
+            connect_url=env["GOVLAKE_CONNECT_URL"],
+            password=env["GOVLAKE_THRIFT_PASSWORD"],
+        )
+    finally:
+        subprocess.run([str(SCRIPTS / "stop.sh"), "--purge"], env=base, timeout=200, check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def refresh(endpoint: Endpoint) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(REPO_ROOT / ".venv" / "bin" / "govlake"), "sql", "refresh"],
+        env=endpoint.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def named(endpoint: Endpoint) -> str:
+    """The first ``govlake sql refresh``: its output."""
+    process = refresh(endpoint)
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, output
+    return output
+
+
+def hive(endpoint: Endpoint, password: str):
+    from pyhive import hive as pyhive
+
+    return pyhive.connect(
+        host="127.0.0.1",
+        port=endpoint.thrift_port,
+        username="analyst",
+        password=password,
+        auth="CUSTOM",
+    )
+
+
+def thrift_rows(endpoint: Endpoint, sql: str) -> list[tuple]:
+    with hive(endpoint, endpoint.password) as connection:
+        cursor = connection.cursor()
+        cursor.execute(sql)
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def test_refresh_names_every_published_table_at_its_version(built_lake, named: str) -> None:
+    lake = built_lake.lake
+    for table_id, view in ((MART, MART_VIEW), (SILVER, SILVER_VIEW)):
+        version = lake.published_version(table_id)
+        assert version is not None
+        lines = [line.split() for line in named.splitlines()]
+        assert [view, "@", "Delta", f"v{version}"] in lines, named
+
+
+def test_thrift_serves_the_published_mart_by_name(built_lake, endpoint: Endpoint, named: str) -> None:
+    df = built_lake.lake.read_published(MART)
+    as_text = ", ".join(f"CAST(`{c}` AS STRING)" for c in df.columns)  # one type on both sides
+    rows = thrift_rows(endpoint, f"SELECT {as_text} FROM {MART_VIEW}")
+    expected = [tuple(r) for r in df.selectExpr(*as_text.split(", ")).collect()]
+    assert rows and sorted(rows, key=str) == sorted(expected, key=str)
+
+
+def test_thrift_refuses_a_wrong_password(endpoint: Endpoint, named: str) -> None:
+    with pytest.raises(Exception, match=r"(?i)login|authentication|sasl|peer"):
+        hive(endpoint, endpoint.password + "x").cursor().execute("SELECT 1")
+
+
+def test_beeline_reads_the_mart(built_lake, endpoint: Endpoint, named: str) -> None:
+    pyspark_home = next((REPO_ROOT / ".venv" / "lib").glob("python3*/site-packages/pyspark"))
+    env = endpoint.env | {"SPARK_HOME": str(pyspark_home)}
+    result = subprocess.run(
+        [
+            str(REPO_ROOT / ".venv" / "bin" / "beeline"),
+            "-u",
+            f"jdbc:hive2://127.0.0.1:{endpoint.thrift_port}/default",
+            "-n",
+            "analyst",
+            "-w",
+            str(endpoint.folder / "secrets" / "analyst.password"),
+            "--outputformat=csv2",
+            "-e",
+            f"SELECT count(*) AS n FROM {MART_VIEW}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    expected = built_lake.lake.read_published(MART).count()
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-1] == str(expected), result.stdout
+
+
+def test_connect_needs_its_token_and_serves_silver(built_lake, endpoint: Endpoint, named: str) -> None:
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    wrong = endpoint.connect_url.split(";token=")[0] + ";token=" + secrets.token_urlsafe(24)
+    with pytest.raises(Exception, match=r"(?i)unauthenticated|token|auth"):
+        ConnectSession.builder.remote(wrong).create().sql("SELECT 1").collect()
+    session = ConnectSession.builder.remote(endpoint.connect_url).create()
+    try:
+        got = session.sql(f"SELECT count(*) AS n FROM {SILVER_VIEW}").collect()[0]["n"]
+    finally:
+        session.stop()
+    assert got == built_lake.lake.read_published(SILVER).count() > 0
+
+
+def test_both_servers_answer_while_a_step_repoints_the_names(
+    built_lake, endpoint: Endpoint, named: str
+) -> None:
+    """The shared metastore's point: a step in another process writes names while both read them."""
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    expected = built_lake.lake.read_published(MART).count()
+    step = refresh(endpoint)
+    session = ConnectSession.builder.remote(endpoint.connect_url).create()
+    answered_during_step = 0
+    try:
+        while True:
+            running = step.poll() is None
+            assert thrift_rows(endpoint, f"SELECT count(*) FROM {MART_VIEW}") == [(expected,)]
+            assert session.sql(f"SELECT count(*) AS n FROM {MART_VIEW}").collect()[0]["n"] == expected
+            if not running:
+                break
+            answered_during_step += 1
+    finally:
+        session.stop()
+        output, _ = step.communicate(timeout=300)
+    assert step.returncode == 0, output
+    assert answered_during_step >= 1, "the step ended before any query ran beside it"
