@@ -1,0 +1,125 @@
+"""Execute the analyst notebooks and write each executed copy as one offline HTML page into the lake.
+
+    python -m notebooks.run                      # every notebook, into the gold.notebooks location
+    python -m notebooks.run population_overview  # one
+
+A notebook is a jupytext ``py:percent`` file of this folder, run top to bottom by nbclient on a
+fresh ipykernel in the repo (it reads the lake through :mod:`notebooks.lakedata`); the result is
+converted by nbconvert's lab template without its CDN scripts (require.js, MathJax, Mermaid: the
+notebooks use none of them) and with every chart embedded as a PNG data URI, so the page opens
+offline. Where it lands: ``gold/notebooks/<name>.html`` of the lake (location ``gold.notebooks``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from govlake.config import REPO_ROOT
+
+FOLDER = Path(__file__).resolve().parent
+NOTEBOOKS = ("population_overview", "enterprise_demography", "data_quality_trend")
+LOCATION = "gold.notebooks"
+#: nbconvert's lab page without the blocks that load scripts from a CDN.
+OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+#: A src/href (or CSS url()) that a browser would fetch from another host.
+EXTERNAL_REFERENCE = re.compile(
+    r"""(?:\b(?:src|href)\s*=\s*["']?|url\(\s*["']?)(?:https?:)?//""", re.IGNORECASE
+)
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook's cell raised, or its page would load something from the internet."""
+
+
+@dataclass(frozen=True)
+class ExecutedNotebook:
+    name: str
+    html: str  # where the page was written
+    cells: int
+    images: int
+    seconds: float
+
+
+def external_references(html: str) -> list[str]:
+    return [html[max(0, m.start() - 40) : m.end() + 60] for m in EXTERNAL_REFERENCE.finditer(html)]
+
+
+def execute(name: str, timeout: int = 600) -> Any:  # -> nbformat.NotebookNode
+    """The notebook ``name`` executed (an nbformat notebook); :class:`NotebookFailed` if a cell raises."""
+    import jupytext
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    notebook = jupytext.read(FOLDER / f"{name}.py", fmt="py:percent")
+    client = NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(REPO_ROOT)}}
+    )
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        raise NotebookFailed(f"notebook {name} failed: {error}") from error
+    return notebook
+
+
+def to_html(notebook: Any, name: str) -> str:
+    import jinja2
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        template_name="lab",
+        template_file="offline.html.j2",
+        extra_loaders=[jinja2.DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})],
+        embed_images=True,
+    )
+    notebook.metadata["title"] = name.replace("_", " ").capitalize()
+    html, _ = exporter.from_notebook_node(notebook)
+    if found := external_references(html):
+        raise NotebookFailed(f"notebook {name}'s page references the internet: {found[:3]}")
+    return html
+
+
+def run(lake: Any, names: Iterable[str] = NOTEBOOKS) -> list[ExecutedNotebook]:
+    """Execute each notebook against the lake the environment names and write its page there."""
+    from govlake import storage
+
+    done = []
+    for name in names:
+        started = time.perf_counter()
+        notebook = execute(name)
+        html = to_html(notebook, name)
+        target = lake.location(LOCATION, notebook=name)
+        storage.write_bytes(lake.settings, target, html.encode("utf-8"))
+        outputs = [o for cell in notebook.cells for o in cell.get("outputs", [])]
+        images = sum("image/png" in o.get("data", {}) for o in outputs)
+        seconds = time.perf_counter() - started
+        done.append(ExecutedNotebook(name, target, len(notebook.cells), images, seconds))
+    return done
+
+
+def main(argv: list[str] | None = None) -> None:
+    from govlake.config import load_settings
+    from govlake.lake import Lake
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help=f"some of: {', '.join(NOTEBOOKS)} (default: all)")
+    args = parser.parse_args(argv)
+    if unknown := sorted(set(args.names) - set(NOTEBOOKS)):
+        parser.error(f"no notebook {', '.join(unknown)}")
+    lake = Lake(load_settings())
+    for result in run(lake, args.names or NOTEBOOKS):
+        print(f"{result.name}: {result.cells} cells, {result.images} charts, {result.seconds:.1f}s")
+        print(f"  -> {result.html}")
+
+
+if __name__ == "__main__":
+    main()
