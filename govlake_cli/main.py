@@ -18,7 +18,7 @@ import typer
 from govlake.config import REPO_ROOT, ConfigError, Settings, Zone, load_settings
 from govlake_cli.quality import quality_app, report_locations
 from govlake_cli.share import demo_profile, share_app
-from govlake_cli.sql import sql_app
+from govlake_cli.sql import access_lines, sql_app
 from synthetic.cli import generate
 
 app = typer.Typer(
@@ -224,8 +224,10 @@ def marts() -> None:
 
 def _print_marts_access(lake: Any) -> None:
     """Where the published marts are and three ways to query them."""
+    from govlake import storage
     from govlake.config import Zone
     from jobs.gold.marts import docs_page
+    from notebooks.run import NOTEBOOKS
 
     published = lake.publications()
     gold = [t for t in lake.catalogue.in_zone(Zone.GOLD) if t.id in published]
@@ -236,12 +238,11 @@ def _print_marts_access(lake: Any) -> None:
     for table in gold:
         typer.echo(f"  {table.id:<55} @ Delta v{published[table.id].delta_version}")
     typer.echo("query them by name (gold_<group>.<model>, the published versions):")
-    typer.echo("  SQL endpoint : infra/sql-endpoint/start.sh  (Spark Thrift server, port 10000)")
-    typer.echo(
-        "  beeline      : beeline -u jdbc:hive2://127.0.0.1:10000 -e "
-        '"SELECT * FROM gold_population.fct_vital_events_monthly ORDER BY month DESC LIMIT 12"'
-    )
-    typer.echo("  notebook     : notebooks/gold_marts.ipynb")
+    for line in access_lines(lake.settings):
+        typer.echo(f"  {line}")
+    pages = [lake.location("gold.notebooks", notebook=name) for name in NOTEBOOKS]
+    written = [page for page in pages if storage.exists(lake.settings, page)]
+    typer.echo(f"  notebook pages: {', '.join(written) if written else pages[0] + ' (after notebooks.run)'}")
 
 
 @app.command()
