@@ -85,8 +85,9 @@ def metastore_conf(settings: Settings, jars: list[Path]) -> dict[str, str]:
     Without it a session's catalogue is in memory (names live as long as the session) and the
     Thrift server would fall back to an embedded Derby that admits one process at a time. With it
     the SQL endpoint's Thrift and Connect servers, dbt and the pipeline's steps see the same names
-    at once. The schema is created once by ``infra/sql-endpoint/start.sh`` (DataNucleus SchemaTool
-    over Hive's model), so no session creates tables on the fly. The password is a reference that
+    at once. The schema is created by the endpoint's Thrift server alone (``infra/sql-endpoint/start.sh``
+    gives it DataNucleus' autoCreateAll, before any other server starts), so no other session
+    creates metastore tables on the fly. The password is a reference that
     Hadoop's configuration resolves from the JVM's environment: its value is in no Spark setting.
     """
     assert settings.metastore is not None
