@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from govlake.config import REPO_ROOT, ConfigError, Settings, Zone, load_settings
+from govlake_cli.notebooks import notebooks_command
 from govlake_cli.quality import quality_app, report_locations
 from govlake_cli.share import demo_profile, share_app
 from govlake_cli.sql import access_lines, sql_app
@@ -28,6 +29,7 @@ app.command("generate")(generate)
 app.add_typer(quality_app, name="quality")
 app.add_typer(share_app, name="share")
 app.add_typer(sql_app, name="sql")
+app.command("notebooks")(notebooks_command)
 
 GENERATED = REPO_ROOT / ".data" / "generated"
 
@@ -226,8 +228,8 @@ def _print_marts_access(lake: Any) -> None:
     """Where the published marts are and three ways to query them."""
     from govlake import storage
     from govlake.config import Zone
+    from govlake_cli.notebooks import NOTEBOOKS
     from jobs.gold.marts import docs_page
-    from notebooks.run import NOTEBOOKS
 
     published = lake.publications()
     gold = [t for t in lake.catalogue.in_zone(Zone.GOLD) if t.id in published]
@@ -242,7 +244,9 @@ def _print_marts_access(lake: Any) -> None:
         typer.echo(f"  {line}")
     pages = [lake.location("gold.notebooks", notebook=name) for name in NOTEBOOKS]
     written = [page for page in pages if storage.exists(lake.settings, page)]
-    typer.echo(f"  notebook pages: {', '.join(written) if written else pages[0] + ' (after notebooks.run)'}")
+    typer.echo(
+        f"  notebook pages: {', '.join(written) if written else pages[0] + ' (after govlake notebooks)'}"
+    )
 
 
 @app.command()

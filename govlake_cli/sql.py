@@ -264,7 +264,7 @@ def access_lines(settings: Settings) -> list[str]:
         f'-w {shown(password_file(settings, DEFAULT_USER))} -e "{EXAMPLE_QUERY}"',
         f"Spark Connect: source {shown(folder / 'client.env')}, then in Python "
         'SparkSession.builder.remote(os.environ["GOVLAKE_CONNECT_URL"]).getOrCreate().sql(...)',
-        "notebooks    : notebooks/*.py (jupytext); executed pages: .venv/bin/python -m notebooks.run",
+        "notebooks    : notebooks/*.py (jupytext); executed pages: .venv/bin/govlake notebooks",
     ]
 
 

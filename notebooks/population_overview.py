@@ -13,7 +13,7 @@
 #
 # The province's living population by age band and sex (the population pyramid mart) and births
 # and deaths per month (the vital events mart), at their published versions. Run it with
-# `python -m notebooks.run` (writes the executed HTML into the lake) or open it in Jupyter
+# `govlake notebooks` (writes the executed HTML into the lake) or open it in Jupyter
 # (jupytext pairs this file with a notebook).
 
 # %%

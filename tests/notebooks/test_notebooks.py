@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from govlake import storage
-from notebooks.run import NOTEBOOKS, external_references, run
+from govlake_cli.notebooks import NOTEBOOKS, external_references, run
 
 DATA_IMAGE = re.compile(r'<img[^>]+src="data:image/png;base64,')
 

@@ -1,7 +1,7 @@
-"""Execute the analyst notebooks and write each executed copy as one offline HTML page into the lake.
+"""``govlake notebooks``: execute the analyst notebooks, each into one offline HTML page in the lake.
 
-    python -m notebooks.run                      # every notebook, into the gold.notebooks location
-    python -m notebooks.run population_overview  # one
+    govlake notebooks                      # every notebook, into the gold.notebooks location
+    govlake notebooks population_overview  # one
 
 A notebook is a jupytext ``py:percent`` file of this folder, run top to bottom by nbclient on a
 fresh ipykernel in the repo (it reads the lake through :mod:`notebooks.lakedata`); the result is
@@ -12,17 +12,17 @@ offline. Where it lands: ``gold/notebooks/<name>.html`` of the lake (location ``
 
 from __future__ import annotations
 
-import argparse
 import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from govlake.config import REPO_ROOT
 
-FOLDER = Path(__file__).resolve().parent
+FOLDER = REPO_ROOT / "notebooks"
 NOTEBOOKS = ("population_overview", "enterprise_demography", "data_quality_trend")
 LOCATION = "gold.notebooks"
 #: nbconvert's lab page without the blocks that load scripts from a CDN.
@@ -106,20 +106,16 @@ def run(lake: Any, names: Iterable[str] = NOTEBOOKS) -> list[ExecutedNotebook]:
     return done
 
 
-def main(argv: list[str] | None = None) -> None:
-    from govlake.config import load_settings
+def notebooks_command(
+    names: Annotated[list[str] | None, typer.Argument(help="notebook names (default: all)")] = None,
+) -> None:
+    """Execute the analyst notebooks (notebooks/*.py) on the published tables; write offline HTML pages."""
+    from govlake.config import ConfigError, load_settings
     from govlake.lake import Lake
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", help=f"some of: {', '.join(NOTEBOOKS)} (default: all)")
-    args = parser.parse_args(argv)
-    if unknown := sorted(set(args.names) - set(NOTEBOOKS)):
-        parser.error(f"no notebook {', '.join(unknown)}")
+    if unknown := sorted(set(names or ()) - set(NOTEBOOKS)):
+        raise ConfigError(f"no notebook {', '.join(unknown)}: {', '.join(NOTEBOOKS)}")
     lake = Lake(load_settings())
-    for result in run(lake, args.names or NOTEBOOKS):
-        print(f"{result.name}: {result.cells} cells, {result.images} charts, {result.seconds:.1f}s")
-        print(f"  -> {result.html}")
-
-
-if __name__ == "__main__":
-    main()
+    for result in run(lake, names or NOTEBOOKS):
+        typer.echo(f"{result.name}: {result.cells} cells, {result.images} charts, {result.seconds:.1f}s")
+        typer.echo(f"  -> {result.html}")
