@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,3 +84,12 @@ def write_table(spark: Any, path: str, rows: list[dict[str, Any]], mode: str = "
     schema = bronze_schema()
     data = [tuple(r.get(f.name) for f in schema.fields) for r in rows]
     spark.createDataFrame(data, schema=schema).write.format("delta").mode(mode).save(path)
+
+
+#: The keys the session generated; a test that builds a child environment from scratch adds them back.
+SESSION_KEY_NAMES = ("GOVLAKE_PERSON_ID_KEY", "GOVLAKE_SHARE_PSEUDONYM_KEY", "GOVLAKE_SHARE_TOKEN_KEY")
+
+
+def session_keys() -> dict[str, str]:
+    """The session's throw-away keys, for a child process whose environment drops ``GOVLAKE_*``."""
+    return {name: os.environ[name] for name in SESSION_KEY_NAMES if name in os.environ}
