@@ -247,7 +247,15 @@ def run() -> None:
     """The whole pipeline over what waits in landing: land -> load -> bronze gate -> each library's
     build -> gate -> scorecard. Re-running changes nothing: every file is recognised by its hash."""
     lake = _lake()
-    _finish(lake, _run(lake, list(_graph(lake).steps), "run: every step of the pipeline graph"))
+    _finish(lake, _run(lake, list(_graph(lake).data_steps), "run: every step of the pipeline graph"))
+
+
+@app.command()
+def maintain() -> None:
+    """Housekeeping of every table: retention settings, compaction, VACUUM (>= 7 days, and never
+    the files of a published version). Changes no row; the weekly maintenance__lake DAG runs it."""
+    lake = _lake()
+    _finish(lake, _run(lake, [_graph(lake).step("maintenance.lake")], "maintain: compact and vacuum"))
 
 
 @app.command()
@@ -282,7 +290,7 @@ def demo(
     generate(scale=scale, out=GENERATED, seed=seed, quiet=True)
     delivered = deliver_extracts(GENERATED / "landing", lake)
     typer.echo(f"delivered {delivered} files to {settings.zone(Zone.LANDING)}")
-    failed = _run(lake, list(_graph(lake).steps), "run: every step of the pipeline graph")
+    failed = _run(lake, list(_graph(lake).data_steps), "run: every step of the pipeline graph")
     _print_match_quality(lake, GENERATED / "truth")
     _print_marts_access(lake)
     demo_profile(lake)

@@ -108,7 +108,7 @@ def built_lake(spark, tmp_path_factory: pytest.TempPathFactory) -> BuiltLake:
     started = datetime.now(UTC)
     runs = {r.step.name: r for r in run_steps(graph, lake, graph.of_kind(StepKind.INGEST))}
     landed = datetime.now(UTC)
-    later = [s for s in graph.steps if s.kind is not StepKind.INGEST]
+    later = [s for s in graph.data_steps if s.kind is not StepKind.INGEST]
     runs |= {r.step.name: r for r in run_steps(graph, lake, later)}
     failed = [name for name, run in runs.items() if run.failed]
     assert not failed, f"the generated province fails gates: {failed}"

@@ -129,11 +129,22 @@ def up_to_date(step: Step, lake: Lake) -> bool:
     pins = lake.pin(t for t in step.inputs if lake.table(t).published).published()
     for table_id in step.gate.tables:
         publication = in_force.get(table_id)
-        if publication is None or dict(publication.inputs) != pins:
+        if publication is None or not _same_inputs(publication.inputs, pins, in_force):
             return False
         if lake.latest_version(table_id) != publication.delta_version:
             return False
     return True
+
+
+def _same_inputs(recorded: Mapping[str, int], pinned: Mapping[str, int], in_force: Mapping[str, Any]) -> bool:
+    """The recorded input versions hold the same rows as the ones pinned now (a compaction by the
+    maintenance step publishes a new version of the same rows: nothing to rebuild for it)."""
+    if set(recorded) != set(pinned):
+        return False
+    return all(
+        recorded[t] == version or (t in in_force and recorded[t] in in_force[t].same_data_as)
+        for t, version in pinned.items()
+    )
 
 
 # ------------------------------------------------------------------------------------- the gate

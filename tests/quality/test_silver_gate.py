@@ -53,7 +53,9 @@ def _run(graph, lake, names=None):
     from jobs.pipeline.graph import StepKind
     from jobs.pipeline.run import run_steps
 
-    steps = [s for s in graph.steps if s.kind is not StepKind.REPORT and (names is None or s.name in names)]
+    steps = [
+        s for s in graph.data_steps if s.kind is not StepKind.REPORT and (names is None or s.name in names)
+    ]
     return {r.step.name: r for r in run_steps(graph, lake, steps)}
 
 

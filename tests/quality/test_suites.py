@@ -138,7 +138,9 @@ def test_province_level_sources_may_have_no_prefecture(spark, settings):
     )
     ok = spark.createDataFrame([row("ad_prov", None, 1), row("ad_3201", "3201", 1)], schema)
     ok.cache()
-    assert validate_dataframe(ok, suite, table="t.ok", settings=settings, record=False, build_docs=False).success
+    assert validate_dataframe(
+        ok, suite, table="t.ok", settings=settings, record=False, build_docs=False
+    ).success
     assert ok.storageLevel.useMemory  # the caller's cache is left in place
     ok.unpersist()
     bad = spark.createDataFrame([row("ad_prov", None, 1), row("ad_3201", None, 1)], schema)
