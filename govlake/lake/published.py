@@ -194,8 +194,11 @@ class Lake:
             )
             for p in publications
         ]
+        from govlake.lake.writers import writing
+
         frame = self.spark.createDataFrame(rows, PUBLICATIONS_DDL)
-        delta.append(frame, self.path(PUBLICATIONS), merge_schema=True)
+        with writing(self, [PUBLICATIONS], owner=f"publish {publications[0].run_id}"):
+            delta.append(frame, self.path(PUBLICATIONS), merge_schema=True)
         return publications
 
     def read_publications(self) -> DataFrame | None:

@@ -40,6 +40,7 @@ from typing import Any
 from govlake.lake import Lake, delta
 from govlake.lake.context import StepContext
 from govlake.lake.published import MAINTENANCE_SUITE, Publication
+from govlake.lake.writers import writing
 
 log = logging.getLogger(__name__)
 
@@ -89,38 +90,15 @@ def maintain_tables(
     ``min_retention`` below a week is for tests only (Delta refuses it unless its retention check
     is off in the session); the published version stays protected whatever the floor.
     """
-    in_force = lake.publications()
     republished: list[Publication] = []
     counts: dict[str, Any] = {}
     for table_id in table_ids:
         path = lake.path(table_id)
         if not delta.is_delta_table(lake.spark, path):
             continue
-        started = time.perf_counter()
-        before = lake.latest_version(table_id)
-        assert before is not None
-        publication = in_force.get(table_id) if lake.table(table_id).published else None
-        properties_set = _set_properties(lake, path)
-        files_before, files_after = _compact(lake, path)
-        after = lake.latest_version(table_id)
-        assert after is not None
-        if publication is not None and publication.delta_version == before and after != before:
-            republished.append(_republication(publication, after, run_id))
-        published_version = publication.delta_version if publication else None
-        retention = vacuum_retention(
-            published_version, after, _commit_times(lake, path), datetime.now(UTC), floor=min_retention
-        )
-        removed = _vacuum(lake, path, retention)
-        counts[table_id] = {
-            "properties_set": properties_set,
-            "files_before": files_before,
-            "files_after": files_after,
-            "versions": [before, after],
-            "vacuum_retention_hours": math.ceil(retention.total_seconds() / 3600),
-            "files_vacuumed": removed,
-            "seconds": round(time.perf_counter() - started, 2),
-        }
-    lake.publish(republished)
+        # The lease keeps every writer (and gate) of the table out until its republication is in.
+        with writing(lake, [table_id], owner=f"maintenance.lake run {run_id}"):
+            counts[table_id] = _maintain(lake, table_id, path, republished, run_id, min_retention)
     counts["republished"] = {p.table: p.delta_version for p in republished}
     log.info(
         "maintenance: %d table(s), %d -> %d files, %d republished",
@@ -130,6 +108,41 @@ def maintain_tables(
         len(republished),
     )
     return counts
+
+
+def _maintain(
+    lake: Lake,
+    table_id: str,
+    path: str,
+    republished: list[Publication],
+    run_id: str,
+    min_retention: timedelta,
+) -> dict[str, Any]:
+    """One table's settings, compaction and VACUUM (the caller holds its writer lease)."""
+    started = time.perf_counter()
+    before = lake.latest_version(table_id)
+    assert before is not None
+    publication = lake.publications().get(table_id) if lake.table(table_id).published else None
+    properties_set = _set_properties(lake, path)
+    files_before, files_after = _compact(lake, path)
+    after = lake.latest_version(table_id)
+    assert after is not None
+    if publication is not None and publication.delta_version == before and after != before:
+        republished += lake.publish([_republication(publication, after, run_id)])
+    published_version = publication.delta_version if publication else None
+    retention = vacuum_retention(
+        published_version, after, _commit_times(lake, path), datetime.now(UTC), floor=min_retention
+    )
+    removed = _vacuum(lake, path, retention)
+    return {
+        "properties_set": properties_set,
+        "files_before": files_before,
+        "files_after": files_after,
+        "versions": [before, after],
+        "vacuum_retention_hours": math.ceil(retention.total_seconds() / 3600),
+        "files_vacuumed": removed,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
 
 
 def _republication(publication: Publication, version: int, run_id: str) -> Publication:

@@ -22,6 +22,7 @@ from typing import Any
 
 from govlake.lake import Lake
 from govlake.lake.context import StepContext
+from govlake.lake.writers import writing
 from jobs.pipeline.graph import Graph, Step, StepKind
 from jobs.quality.gate import GateResult, QualityGateFailed
 
@@ -105,7 +106,8 @@ def _run_job(
         run_id=run_id,
         validator=drop_invalid,
     )
-    result = _job(step)(ctx)
+    with writing(lake, step.outputs, owner=f"{step.name} run {ctx.run_id}"):
+        result = _job(step)(ctx)
     built = {
         "step": step.name,
         "run_id": ctx.run_id,
@@ -155,11 +157,15 @@ def gate(step: Step, lake: Lake, built: Mapping[str, Any] | None = None) -> Gate
     if step.gate is None:
         raise ValueError(f"{step.name} has no gate")
     built = built or {}
-    if step.gate.suites == "dbt":  # the verdict of the build's own `dbt build` (jobs.gold.gate)
-        from jobs.gold.gate import gate_marts
+    # No writer may append between the validation of a version and its publication.
+    with writing(lake, step.gate.tables, owner=f"{step.name} gate"):
+        if step.gate.suites == "dbt":  # the verdict of the build's own `dbt build` (jobs.gold.gate)
+            from jobs.gold.gate import gate_marts
 
-        return gate_marts(lake, step.name, step.gate.tables, built)
-    return gate_tables_for(step, lake, inputs=built.get("inputs") or {}, dropped=built.get("dropped") or {})
+            return gate_marts(lake, step.name, step.gate.tables, built)
+        return gate_tables_for(
+            step, lake, inputs=built.get("inputs") or {}, dropped=built.get("dropped") or {}
+        )
 
 
 def gate_tables_for(
