@@ -15,13 +15,16 @@ import pytest
 TABLE = "bronze.household_registration"
 
 
-@pytest.fixture
-def lake(tmp_path):
-    from conftest import settings_at
-
+def _lake_at(root: Path):
+    from govlake.config import load_settings
     from govlake.lake import Lake
 
-    return Lake(settings_at(tmp_path / "lake"))
+    return Lake(load_settings({**os.environ, "GOVLAKE_STORAGE_ROOT": str(root)}))
+
+
+@pytest.fixture
+def lake(tmp_path):
+    return _lake_at(tmp_path / "lake")
 
 
 def _foreign_lease(lake, *, host: str, pid: int, expires: datetime) -> Path:
@@ -79,25 +82,23 @@ def test_leases_are_reentrant_and_released_on_error(lake):
 def test_a_second_process_waits_for_the_first(lake, tmp_path):
     """Two processes on one table: the second gets the lease only after the first released it."""
     child = (
-        "import sys, time, json\n"
-        "from conftest import settings_at\n"
+        "import os, sys, time, json\n"
+        "from govlake.config import load_settings\n"
         "from govlake.lake import Lake\n"
         "from govlake.lake.writers import writing\n"
         "from datetime import timedelta\n"
-        "lake = Lake(settings_at(__import__('pathlib').Path(sys.argv[1])))\n"
+        "lake = Lake(load_settings({**os.environ, 'GOVLAKE_STORAGE_ROOT': sys.argv[1]}))\n"
         "table = 'bronze.household_registration'\n"
         "with writing(lake, [table], owner=sys.argv[2], wait=timedelta(seconds=60)):\n"
         "    start = time.time(); time.sleep(1.5); end = time.time()\n"
         "print(json.dumps([start, end]))\n"
     )
-    env_path = str(Path(__file__).parents[1])
     root = str(Path(lake.settings.storage_root))
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", child, root, f"writer {i}"],
             stdout=subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONPATH": env_path},
         )
         for i in (1, 2)
     ]
