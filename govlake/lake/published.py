@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 PUBLICATIONS = "share.publications"
 #: The suite of a publication that re-publishes a compacted copy of the version in force
-#: (jobs.maintenance.housekeeping): same rows, newer Delta version, no gate needed.
+#: (the maintenance step): same rows, newer Delta version, no gate needed.
 MAINTENANCE_SUITE = "maintenance"
 
 PUBLICATIONS_DDL = (
