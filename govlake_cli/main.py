@@ -233,13 +233,16 @@ def _print_marts_access(lake: Any) -> None:
     typer.echo(f"marts: {len(gold)} published; dbt docs (open offline): {docs_page(lake)}")
     for table in gold:
         typer.echo(f"  {table.id:<55} @ Delta v{published[table.id].delta_version}")
-    typer.echo("query them by name (gold_<group>.<model>, the published versions):")
-    typer.echo("  SQL endpoint : infra/sql-endpoint/start.sh  (Spark Thrift server, port 10000)")
+    example = next((t for t in gold if t.id == "gold.population.fct_vital_events_monthly"), gold[0])
+    path, version = lake.path(example.id), published[example.id].delta_version
+    typer.echo(f"query the published version (here {example.id}, v{version}):")
     typer.echo(
-        "  beeline      : beeline -u jdbc:hive2://127.0.0.1:10000 -e "
-        '"SELECT * FROM gold_population.fct_vital_events_monthly ORDER BY month DESC LIMIT 12"'
+        '  DuckDB + delta-rs (no JVM): .venv/bin/python -c "import duckdb; from deltalake import '
+        f"DeltaTable; t = DeltaTable('{path}', version={version}).to_pyarrow_dataset(); "
+        "print(duckdb.sql('SELECT * FROM t LIMIT 12'))\""
     )
-    typer.echo("  notebook     : notebooks/gold_marts.ipynb")
+    typer.echo(f"  Spark: spark.read.format('delta').option('versionAsOf', {version}).load('{path}')")
+    typer.echo("  (a SQL endpoint for BI tools and analyst notebooks are not on this version yet)")
 
 
 @app.command()
