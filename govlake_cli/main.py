@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from govlake.config import REPO_ROOT, ConfigError, Settings, Zone, load_settings
+from govlake_cli.bench import bench
 from govlake_cli.quality import quality_app, report_locations
 from govlake_cli.share import demo_profile, share_app
 from synthetic.cli import generate
@@ -24,6 +25,7 @@ app = typer.Typer(
     help="govlake: the province's government data lake.", no_args_is_help=True, pretty_exceptions_enable=False
 )
 app.command("generate")(generate)
+app.command("bench")(bench)
 app.add_typer(quality_app, name="quality")
 app.add_typer(share_app, name="share")
 
