@@ -12,6 +12,19 @@ DATASET = "household_registration"
 FILE_HASH = "a" * 64
 
 
+def settings_at(root: Any):
+    """Settings whose storage root is ``root`` (the rest of the environment as it is).
+
+    Here, not in a conftest: several folders have a conftest.py, so ``from conftest import`` picks
+    whichever was imported last.
+    """
+    from govlake.config import load_settings
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLAKE_STORAGE_ROOT")}
+    env["GOVLAKE_STORAGE_ROOT"] = str(root)
+    return load_settings(env)
+
+
 def publish_latest(lake: Any, *table_ids: str) -> None:
     """Publish the newest version of tables a test wrote itself, without validating them.
 

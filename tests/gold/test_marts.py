@@ -179,7 +179,7 @@ def test_a_failing_dbt_test_publishes_nothing_and_keeps_the_previous_gold_served
 ):
     """On a copy of the lake: a duplicated admin division (published silver, unvalidated) breaks the
     unique tests; the gate records the failure and publishes nothing, the previous gold is served."""
-    from conftest import settings_at
+    from lakehelpers import settings_at
 
     from jobs.pipeline.run import build, gate
     from jobs.quality.gate import QualityGateFailed
