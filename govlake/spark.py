@@ -42,7 +42,7 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.sql.adaptive.enabled": "true",
         # Delta 4.4 re-derives a table's whole state after every commit, as a check of the state it
         # keeps incrementally in the .crc file, when the session time zone is not UTC (ours is
-        # Asia/Shanghai): three Spark jobs and ~8x the time of a small append. The incremental
+        # Asia/Shanghai): three extra Spark actions and ~8x the time of a small append. The incremental
         # state is what Delta trusts in a UTC session; trust it here too.
         "spark.databricks.delta.allFilesInCrc.verificationMode.forceOnNonUTC.enabled": "false",
         # Managed tables (dbt, SQL endpoint) live under the lake, not in the current directory.

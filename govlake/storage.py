@@ -76,6 +76,14 @@ def size_of(settings: Settings, path: str) -> int:
     return int(_filesystem(settings).get_file_info(_fs_path(settings, path)).size or 0)
 
 
+def stored_file(settings: Settings, path: str) -> StoredFile | None:
+    """The file at ``path`` with its size, or None when there is none (one HEAD on S3)."""
+    import pyarrow.fs as pafs
+
+    info = _filesystem(settings).get_file_info(_fs_path(settings, path))
+    return StoredFile(path, int(info.size or 0)) if info.type == pafs.FileType.File else None
+
+
 def read_bytes(settings: Settings, path: str) -> bytes:
     with _filesystem(settings).open_input_stream(_fs_path(settings, path)) as stream:
         return stream.read()
@@ -114,6 +122,25 @@ def iter_chunks(settings: Settings, path: str, chunk_bytes: int = CHUNK_BYTES) -
     """The bytes of ``path`` in order, ``chunk_bytes`` at a time (the last chunk may be shorter)."""
     with _filesystem(settings).open_input_stream(_fs_path(settings, path)) as stream:
         while chunk := stream.read(chunk_bytes):
+            yield chunk
+
+
+def iter_range(
+    settings: Settings, path: str, start: int, length: int, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[bytes]:
+    """``length`` bytes of ``path`` from offset ``start``, ``chunk_bytes`` at a time.
+
+    On S3 each chunk is one ranged GET, so serving part of a large object reads only that part.
+    Raises EOFError if the file ends before ``start + length``.
+    """
+    with open_input(settings, path) as source:
+        source.seek(start)
+        left = length
+        while left > 0:
+            chunk = source.read(min(chunk_bytes, left))
+            if not chunk:
+                raise EOFError(f"{path} ended {left} bytes before offset {start + length}")
+            left -= len(chunk)
             yield chunk
 
 

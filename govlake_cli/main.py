@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from govlake.config import REPO_ROOT, ConfigError, Settings, Zone, load_settings
+from govlake_cli.bench import bench
 from govlake_cli.notebooks import notebooks_command
 from govlake_cli.quality import quality_app, report_locations
 from govlake_cli.share import demo_profile, share_app
@@ -26,6 +27,7 @@ app = typer.Typer(
     help="govlake: the province's government data lake.", no_args_is_help=True, pretty_exceptions_enable=False
 )
 app.command("generate")(generate)
+app.command("bench")(bench)
 app.add_typer(quality_app, name="quality")
 app.add_typer(share_app, name="share")
 app.add_typer(sql_app, name="sql")
@@ -239,7 +241,16 @@ def _print_marts_access(lake: Any) -> None:
     typer.echo(f"marts: {len(gold)} published; dbt docs (open offline): {docs_page(lake)}")
     for table in gold:
         typer.echo(f"  {table.id:<55} @ Delta v{published[table.id].delta_version}")
-    typer.echo("query them by name (gold_<group>.<model>, the published versions):")
+    example = next((t for t in gold if t.id == "gold.population.fct_vital_events_monthly"), gold[0])
+    path, version = lake.path(example.id), published[example.id].delta_version
+    typer.echo(f"query the published version (here {example.id}, v{version}):")
+    typer.echo(
+        '  DuckDB + delta-rs (no JVM): .venv/bin/python -c "import duckdb; from deltalake import '
+        f"DeltaTable; t = DeltaTable('{path}', version={version}).to_pyarrow_dataset(); "
+        "print(duckdb.sql('SELECT * FROM t LIMIT 12'))\""
+    )
+    typer.echo(f"  Spark: spark.read.format('delta').option('versionAsOf', {version}).load('{path}')")
+    typer.echo("or by name (gold_<group>.<model>, the published versions) over the SQL endpoint:")
     for line in access_lines(lake.settings):
         typer.echo(f"  {line}")
     pages = [lake.location("gold.notebooks", notebook=name) for name in NOTEBOOKS]
@@ -254,7 +265,15 @@ def run() -> None:
     """The whole pipeline over what waits in landing: land -> load -> bronze gate -> each library's
     build -> gate -> scorecard. Re-running changes nothing: every file is recognised by its hash."""
     lake = _lake()
-    _finish(lake, _run(lake, list(_graph(lake).steps), "run: every step of the pipeline graph"))
+    _finish(lake, _run(lake, list(_graph(lake).data_steps), "run: every step of the pipeline graph"))
+
+
+@app.command()
+def maintain() -> None:
+    """Housekeeping of every table: retention settings, compaction, VACUUM (>= 7 days, and never
+    the files of a published version). Changes no row; the weekly maintenance__lake DAG runs it."""
+    lake = _lake()
+    _finish(lake, _run(lake, [_graph(lake).step("maintenance.lake")], "maintain: compact and vacuum"))
 
 
 @app.command()
@@ -289,7 +308,7 @@ def demo(
     generate(scale=scale, out=GENERATED, seed=seed, quiet=True)
     delivered = deliver_extracts(GENERATED / "landing", lake)
     typer.echo(f"delivered {delivered} files to {settings.zone(Zone.LANDING)}")
-    failed = _run(lake, list(_graph(lake).steps), "run: every step of the pipeline graph")
+    failed = _run(lake, list(_graph(lake).data_steps), "run: every step of the pipeline graph")
     _print_match_quality(lake, GENERATED / "truth")
     _print_marts_access(lake)
     demo_profile(lake)

@@ -71,9 +71,6 @@ def serve(
     public_url: Annotated[
         str | None, typer.Option(help="base URL recipients reach (default http://host:port)")
     ] = None,
-    s3_public_endpoint: Annotated[
-        str | None, typer.Option(help="object-store endpoint recipients reach, for pre-signed URLs")
-    ] = None,
 ) -> None:
     """Serve the published grant tables over the open Delta Sharing protocol (one token per recipient)."""
     import uvicorn
@@ -82,9 +79,9 @@ def serve(
 
     settings, lake, keys = _context()
     base = public_url or f"http://{host}:{port}"
-    server = SharingServer(
-        settings, lake.catalogue, keys, base_url=base, url_ttl=url_ttl, s3_public_endpoint=s3_public_endpoint
-    )
+    # File URLs point here too (the server streams the files from the lake): only this base URL
+    # has to be reachable by recipients, never the object store.
+    server = SharingServer(settings, lake.catalogue, keys, base_url=base, url_ttl=url_ttl)
     typer.echo(
         f"Delta Sharing endpoint {base}/delta-sharing  (file URLs live {url_ttl}s; audit: share.audit)"
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lakehelpers import settings_at
 
 # A throw-away person-id key for this test session (the repo holds no key, not even for tests).
 # Set before any settings are loaded; the servers and Airflow tasks the suite starts inherit it.
@@ -29,15 +30,6 @@ def share_keys_for_tests() -> None:
 def lake_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh local storage root for this test session."""
     return tmp_path_factory.mktemp("lake")
-
-
-def settings_at(root: Path):
-    """Settings whose storage root is ``root`` (the rest of the environment as it is)."""
-    from govlake.config import load_settings
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLAKE_STORAGE_ROOT")}
-    env["GOVLAKE_STORAGE_ROOT"] = str(root)
-    return load_settings(env)
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +100,7 @@ def built_lake(spark, tmp_path_factory: pytest.TempPathFactory) -> BuiltLake:
     started = datetime.now(UTC)
     runs = {r.step.name: r for r in run_steps(graph, lake, graph.of_kind(StepKind.INGEST))}
     landed = datetime.now(UTC)
-    later = [s for s in graph.steps if s.kind is not StepKind.INGEST]
+    later = [s for s in graph.data_steps if s.kind is not StepKind.INGEST]
     runs |= {r.step.name: r for r in run_steps(graph, lake, later)}
     failed = [name for name, run in runs.items() if run.failed]
     assert not failed, f"the generated province fails gates: {failed}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,6 +10,19 @@ from govlake.registry import load_registry
 
 DATASET = "household_registration"
 FILE_HASH = "a" * 64
+
+
+def settings_at(root: Any):
+    """Settings whose storage root is ``root`` (the rest of the environment as it is).
+
+    Here, not in a conftest: several folders have a conftest.py, so ``from conftest import`` picks
+    whichever was imported last.
+    """
+    from govlake.config import load_settings
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLAKE_STORAGE_ROOT")}
+    env["GOVLAKE_STORAGE_ROOT"] = str(root)
+    return load_settings(env)
 
 
 def publish_latest(lake: Any, *table_ids: str) -> None:
@@ -83,3 +97,12 @@ def write_table(spark: Any, path: str, rows: list[dict[str, Any]], mode: str = "
     schema = bronze_schema()
     data = [tuple(r.get(f.name) for f in schema.fields) for r in rows]
     spark.createDataFrame(data, schema=schema).write.format("delta").mode(mode).save(path)
+
+
+#: The keys the session generated; a test that builds a child environment from scratch adds them back.
+SESSION_KEY_NAMES = ("GOVLAKE_PERSON_ID_KEY", "GOVLAKE_SHARE_PSEUDONYM_KEY", "GOVLAKE_SHARE_TOKEN_KEY")
+
+
+def session_keys() -> dict[str, str]:
+    """The session's throw-away keys, for a child process whose environment drops ``GOVLAKE_*``."""
+    return {name: os.environ[name] for name in SESSION_KEY_NAMES if name in os.environ}

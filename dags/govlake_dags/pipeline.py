@@ -3,6 +3,8 @@
     ingest__<source_id>   land -> load (mapped: one task per raw file) -> gate   (cron: the registry's)
     silver__<library>     build -> gate                                          (on its input assets)
     quality__scorecard    report                                                 (on the silver assets)
+    gold__marts, share__publish   build -> gate                                  (on the silver assets)
+    maintenance__lake     maintain: compaction, VACUUM                           (cron: weekly)
 
 A gate task validates the step's new output versions and publishes them together; it emits one
 event on the step's asset only when something new was published, so unchanged data cascades
@@ -225,7 +227,7 @@ def build_step_dag(graph: Graph, step: Step) -> DAG:
     @dag(schedule=_schedule(graph, step), **_dag_kwargs(graph, step))
     def pipeline_step() -> None:
         @task(
-            task_id="build" if step.kind is StepKind.BUILD else "report",
+            task_id={StepKind.BUILD: "build", StepKind.REPORT: "report"}.get(step.kind, "maintain"),
             pool=SPARK_POOL,
             execution_timeout=step.timeout,
             multiple_outputs=False,  # one XCom with everything the gate needs

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 PUBLICATIONS = "share.publications"
+#: The suite of a publication that re-publishes a compacted copy of the version in force
+#: (the maintenance step): same rows, newer Delta version, no gate needed.
+MAINTENANCE_SUITE = "maintenance"
 
 PUBLICATIONS_DDL = (
     "table string not null, table_path string not null, delta_version long not null, "
@@ -49,6 +52,15 @@ class Publication:
     summary: str
     #: The pinned input versions this version was built from (table id -> Delta version).
     inputs: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def same_data_as(self) -> tuple[int, ...]:
+        """Every Delta version holding exactly this version's rows (itself first): a maintenance
+        re-publication stands for the versions it compacted."""
+        if self.suite != MAINTENANCE_SUITE:
+            return (self.delta_version,)
+        earlier = json.loads(self.summary).get("same_data_as", [])
+        return (self.delta_version, *(int(v) for v in earlier))
 
 
 @dataclass(frozen=True)
@@ -182,8 +194,11 @@ class Lake:
             )
             for p in publications
         ]
+        from govlake.lake.writers import writing
+
         frame = self.spark.createDataFrame(rows, PUBLICATIONS_DDL)
-        delta.append(frame, self.path(PUBLICATIONS), merge_schema=True)
+        with writing(self, [PUBLICATIONS], owner=f"publish {publications[0].run_id}"):
+            delta.append(frame, self.path(PUBLICATIONS), merge_schema=True)
         return publications
 
     def read_publications(self) -> DataFrame | None:

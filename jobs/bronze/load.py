@@ -228,7 +228,21 @@ def _append_once(df: DataFrame, path: str, app_id: str) -> None:
 
 
 def load_file(source_id: str, file_hash: str, settings: Settings) -> dict[str, Any]:
-    """Load one landed file into bronze; return its accounting. Safe to call again at any time."""
+    """Load one landed file into bronze; return its accounting. Safe to call again at any time.
+
+    Holds the writer leases of the three tables it appends to (govlake.lake.writers): the sources
+    of one dataset, and every source for the ingest log and quarantine, load one file at a time.
+    """
+    from govlake.lake.writers import writing
+
+    registry = load_registry(settings.registry_path)
+    dataset = registry.dataset_of(registry.source(source_id))
+    tables = (bronze_id(dataset.name), INGEST_LOG, QUARANTINE)
+    with writing(Lake(settings), tables, owner=f"ingest.{source_id} {file_hash[:12]}"):
+        return _load_file(source_id, file_hash, settings)
+
+
+def _load_file(source_id: str, file_hash: str, settings: Settings) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
     lake = Lake(settings)

@@ -291,11 +291,21 @@ def _create_missing_incremental_marts(
     missing = sorted(name for name, table_id in marts.items() if lake.latest_version(table_id) is None)
     if not missing:
         return []
-    selector = " ".join(f"config.materialized:incremental,{name}" for name in missing)
+    listed = _invoke(
+        ["ls", "--resource-type", "model", "--select", "config.materialized:incremental", "--output", "name"],
+        work,
+        dbt_vars,
+        prefix,
+    )
+    incremental = sorted(set(missing) & set(listed.result or ()))
+    if not incremental:
+        return []
+    # With their ancestors (staging and intermediate views), which do not exist yet either.
+    selector = " ".join(f"+{name}" for name in incremental)
     result = _invoke(["run", "--empty", "--select", selector], work, dbt_vars, prefix)
     if not result.success:
-        raise MartsFailed(f"dbt run --empty of the missing incremental marts failed: {missing}")
-    return sorted(r.node.name for r in result.result or ())
+        raise MartsFailed(f"dbt run --empty of the missing incremental marts failed: {incremental}")
+    return incremental
 
 
 def build_marts(ctx: StepContext) -> dict[str, Any]:

@@ -19,6 +19,8 @@ Steps (``govlake graph`` prints them for the registry in use):
                         libraries -> gate (every dbt test passed) -> publish every mart together
 ``sql.views``           the SQL endpoint's names: one view per published silver table and mart at
                         its published version, in the shared metastore (skipped without one)
+``maintenance.lake``    weekly: retention settings, compaction and VACUUM of every table
+                        (jobs.maintenance.housekeeping); not part of ``govlake run``
 
 A step's inputs are catalogue table ids. Published tables are read at the version published when
 the step started (:meth:`govlake.lake.Lake.pin`); the others (the ingest log, quarantine) as they
@@ -43,6 +45,7 @@ class StepKind(StrEnum):
     INGEST = "ingest"  # land -> load (per file) -> gate the bronze table
     BUILD = "build"  # build from pinned published inputs -> gate all outputs together
     REPORT = "report"  # compute from pinned published inputs; no gate
+    MAINTENANCE = "maintenance"  # housekeeping of every table on a clock; changes no row, no gate
 
 
 class GraphError(ValueError):
@@ -143,6 +146,11 @@ class Graph:
             if step.name == name:
                 return step
         raise GraphError(f"no step {name!r} in the pipeline graph (`govlake graph` lists them)")
+
+    @property
+    def data_steps(self) -> tuple[Step, ...]:
+        """The steps that move data (what ``govlake run`` runs): all but housekeeping."""
+        return tuple(s for s in self.steps if s.kind is not StepKind.MAINTENANCE)
 
     def of_kind(self, kind: StepKind) -> tuple[Step, ...]:
         return tuple(s for s in self.steps if s.kind is kind)
@@ -333,6 +341,27 @@ def _endpoint_steps(catalogue: Catalogue) -> list[Step]:
     ]
 
 
+#: Sunday 03:00 province time: the lake's quietest hour (deliveries arrive on weekdays).
+MAINTENANCE_SCHEDULE = "0 3 * * 0"
+
+
+def _maintenance_steps() -> list[Step]:
+    return [
+        Step(
+            name="maintenance.lake",
+            kind=StepKind.MAINTENANCE,
+            title="housekeeping: retention settings, compaction (OPTIMIZE), VACUUM >= 7 days",
+            job="jobs.maintenance.housekeeping:maintain_lake",
+            # It rewrites every table's files but no row: it is nobody's writer in the graph.
+            inputs=(),
+            outputs=(),
+            schedule=MAINTENANCE_SCHEDULE,
+            timeout=timedelta(hours=4),
+            tags=("maintenance",),
+        )
+    ]
+
+
 def _ordered(steps: list[Step]) -> tuple[Step, ...]:
     """Steps in dependency order (writers of a published input first); declaration order otherwise."""
     writers: dict[str, Step] = {}
@@ -376,7 +405,7 @@ def _graph(registry: Registry, catalogue: Catalogue) -> Graph:
     for step in steps:
         for table_id in (*step.inputs, *step.outputs):
             catalogue.table(table_id)  # every table a step names is in the catalogue
-    return Graph(steps=_ordered(steps), catalogue=catalogue)
+    return Graph(steps=(*_ordered(steps), *_maintenance_steps()), catalogue=catalogue)
 
 
 def pipeline_graph(registry: Registry | None = None, catalogue: Catalogue | None = None) -> Graph:

@@ -22,6 +22,7 @@ from typing import Any
 
 from govlake.lake import Lake
 from govlake.lake.context import StepContext
+from govlake.lake.writers import writing
 from jobs.pipeline.graph import Graph, Step, StepKind
 from jobs.quality.gate import GateResult, QualityGateFailed
 
@@ -105,7 +106,8 @@ def _run_job(
         run_id=run_id,
         validator=drop_invalid,
     )
-    result = _job(step)(ctx)
+    with writing(lake, step.outputs, owner=f"{step.name} run {ctx.run_id}"):
+        result = _job(step)(ctx)
     built = {
         "step": step.name,
         "run_id": ctx.run_id,
@@ -129,11 +131,22 @@ def up_to_date(step: Step, lake: Lake) -> bool:
     pins = lake.pin(t for t in step.inputs if lake.table(t).published).published()
     for table_id in step.gate.tables:
         publication = in_force.get(table_id)
-        if publication is None or dict(publication.inputs) != pins:
+        if publication is None or not _same_inputs(publication.inputs, pins, in_force):
             return False
         if lake.latest_version(table_id) != publication.delta_version:
             return False
     return True
+
+
+def _same_inputs(recorded: Mapping[str, int], pinned: Mapping[str, int], in_force: Mapping[str, Any]) -> bool:
+    """The recorded input versions hold the same rows as the ones pinned now (a compaction by the
+    maintenance step publishes a new version of the same rows: nothing to rebuild for it)."""
+    if set(recorded) != set(pinned):
+        return False
+    return all(
+        recorded[t] == version or (t in in_force and recorded[t] in in_force[t].same_data_as)
+        for t, version in pinned.items()
+    )
 
 
 # ------------------------------------------------------------------------------------- the gate
@@ -144,11 +157,15 @@ def gate(step: Step, lake: Lake, built: Mapping[str, Any] | None = None) -> Gate
     if step.gate is None:
         raise ValueError(f"{step.name} has no gate")
     built = built or {}
-    if step.gate.suites == "dbt":  # the verdict of the build's own `dbt build` (jobs.gold.gate)
-        from jobs.gold.gate import gate_marts
+    # No writer may append between the validation of a version and its publication.
+    with writing(lake, step.gate.tables, owner=f"{step.name} gate"):
+        if step.gate.suites == "dbt":  # the verdict of the build's own `dbt build` (jobs.gold.gate)
+            from jobs.gold.gate import gate_marts
 
-        return gate_marts(lake, step.name, step.gate.tables, built)
-    return gate_tables_for(step, lake, inputs=built.get("inputs") or {}, dropped=built.get("dropped") or {})
+            return gate_marts(lake, step.name, step.gate.tables, built)
+        return gate_tables_for(
+            step, lake, inputs=built.get("inputs") or {}, dropped=built.get("dropped") or {}
+        )
 
 
 def gate_tables_for(

@@ -606,8 +606,12 @@ def record_validations(
 ) -> None:
     """Append one row per outcome in a single Delta commit (a gate records a library's tables at once)."""
     if outcomes:
+        from govlake.lake.writers import writing
+
+        lake = Lake(settings, spark)
         rows = spark.createDataFrame([_record_row(o) for o in outcomes], schema=_validations_schema())
-        delta.append(rows, Lake(settings, spark).path(VALIDATIONS), merge_schema=True)
+        with writing(lake, [VALIDATIONS], owner=f"validations {outcomes[0].run_id}"):
+            delta.append(rows, lake.path(VALIDATIONS), merge_schema=True)
 
 
 def read_validations(spark: SparkSession, settings: Settings) -> DataFrame:

@@ -11,7 +11,7 @@ Endpoints (under ``/delta-sharing``; PROTOCOL.md of delta-io/delta-sharing):
     GET  .../tables/{table}/metadata               protocol + metaData lines
     POST .../tables/{table}/query                  protocol, metaData, then one line per file
     GET  .../tables/{table}/changes                the change data feed between two versions
-    GET|HEAD /files/{table_id}/{path}              local lake only: a signed, expiring file URL
+    GET|HEAD /files/{table_id}/{path}              a signed, expiring file URL (HTTP Range)
 
 Lists take ``maxResults`` / ``pageToken``. Only **published** versions of a grant table exist for
 recipients: the served version is the one the share gate published last; ``version`` and the change
@@ -22,10 +22,16 @@ delta format only, or allows it and the table needs it; the server states its ch
 Every request, allowed or refused, is a row of the audit chain (:mod:`jobs.share.audit`) written
 before the response leaves; one that cannot be recorded is answered 500.
 
-File URLs: on the object store, SigV4 pre-signed GET URLs of the store itself; on the local default
-lake, this server signs them (HMAC, ``X-Amz-Signature``, the official client's Rust reader looks
-for that name) and serves the files with HTTP Range. Either way a URL is self-contained and
-expires after ``url_ttl`` seconds: revoking a token does not recall URLs already handed out.
+File URLs point at this server, on the local lake and on the object store alike: it signs them
+(HMAC over table id, path and expiry, as ``X-Amz-Signature``: the official client's Rust reader
+looks for that name) and streams the file from the lake through :mod:`govlake.storage`, answering
+HEAD with the size and GET with HTTP Range. So the object store stays private (recipients never
+reach it, no store credential is ever in a URL) and every file read is an audit row. Store
+pre-signed URLs are not used: SeaweedFS keeps the ``Content-Encoding: aws-chunked`` of S3A's
+uploads and sends it back, so fsspec (the official Python client's reader) distrusts the
+Content-Length, cannot learn the size and cannot seek; and a GET-signed URL refuses HEAD. A URL is
+self-contained and expires after ``url_ttl`` seconds: revoking a token does not recall URLs
+already handed out.
 """
 
 from __future__ import annotations
@@ -44,13 +50,13 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from govlake.config import Settings
 from govlake.lake.catalogue import Catalogue
 from govlake.lake.published import PUBLICATIONS
 from govlake.sharing import Grant, ShareKeys
-from govlake.storage import read_bytes
+from govlake.storage import iter_range, read_bytes, stored_file
 from jobs.share.audit import AuditLog
 from jobs.share.deltars import open_table
 from jobs.share.tokens import TokenState, TokenStore
@@ -105,8 +111,8 @@ class PublishedVersion:
 # ---------------------------------------------------------------------------------- file URLs
 
 
-class LocalSigner:
-    """Signs file URLs this server answers itself (the local default lake)."""
+class FileSigner:
+    """Signs the file URLs this server answers itself (``/files/``), whatever the lake's storage."""
 
     def __init__(self, key: bytes, base_url: str) -> None:
         self.key, self.base_url = key, base_url.rstrip("/")
@@ -116,7 +122,7 @@ class LocalSigner:
             self.key, f"GET\n{table_id}\n{relative}\n{expires}".encode(), hashlib.sha256
         ).hexdigest()
 
-    def sign(self, table_id: str, table_path: str, relative: str, expires: int) -> str:
+    def sign(self, table_id: str, relative: str, expires: int) -> str:
         signature = self._signature(table_id, relative, expires)
         return (
             f"{self.base_url}{PREFIX}/files/{table_id}/{quote(relative)}"
@@ -132,24 +138,35 @@ class LocalSigner:
         return None
 
 
-class S3Signer:
-    """SigV4 pre-signed GET URLs of the object store (``public_endpoint``: the host recipients reach)."""
+class RangeNotSatisfiable(Exception):
+    """The Range header asks for bytes the file does not have (HTTP 416)."""
 
-    def __init__(self, settings: Settings, public_endpoint: str | None = None) -> None:
-        from dataclasses import replace
 
-        from govlake.objectstore import s3_client
-
-        assert settings.s3 is not None
-        s3 = replace(settings.s3, endpoint=public_endpoint) if public_endpoint else settings.s3
-        self.client = s3_client(s3)
-
-    def sign(self, table_id: str, table_path: str, relative: str, expires: int) -> str:
-        bucket, _, key = f"{table_path.removeprefix('s3a://')}/{relative}".partition("/")
-        ttl = max(1, expires - int(time.time()))
-        return self.client.generate_presigned_url(
-            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=ttl
-        )
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The (first, last) byte offsets, inclusive, one ``Range: bytes=...`` header asks of a file of
+    ``size`` bytes; None to send the whole file (no header, another unit, several ranges or a
+    malformed one: RFC 9110 lets a server ignore those). Raises RangeNotSatisfiable."""
+    unit, _, spec = (header or "").strip().partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first_text, dash, last_text = spec.strip().partition("-")
+    if not dash:
+        return None
+    try:
+        if not first_text:  # a suffix: the last N bytes
+            suffix = int(last_text)
+            if suffix <= 0 or size == 0:
+                raise RangeNotSatisfiable
+            return max(0, size - suffix), size - 1
+        first = int(first_text)
+        last = int(last_text) if last_text else None
+    except ValueError:
+        return None
+    if first < 0 or (last is not None and last < first):
+        return None
+    if first >= size:
+        raise RangeNotSatisfiable
+    return first, size - 1 if last is None else min(last, size - 1)
 
 
 # ------------------------------------------------------------------------------------- server
@@ -202,17 +219,13 @@ class SharingServer:
         *,
         base_url: str,
         url_ttl: int = DEFAULT_URL_TTL,
-        s3_public_endpoint: str | None = None,
     ) -> None:
         self.settings, self.catalogue, self.keys = settings, catalogue, keys
         self.defs = catalogue.shares
         self.url_ttl = int(url_ttl)
         self.audit = AuditLog(settings, catalogue, keys)
         self.tokens = TokenStore(settings, catalogue, keys, self.audit)
-        self.local = LocalSigner(keys.url_key, base_url)
-        self.signer: LocalSigner | S3Signer = (
-            S3Signer(settings, s3_public_endpoint) if settings.is_s3 else self.local
-        )
+        self.signer = FileSigner(keys.url_key, base_url)
 
     # -- who, and what they may see ----------------------------------------------------------------
 
@@ -407,7 +420,7 @@ class SharingServer:
         timestamp: int | None = None,
     ) -> dict[str, Any]:
         relative = action["path"]
-        url = self.signer.sign(grant.table_id, self._path(grant), relative, expires)
+        url = self.signer.sign(grant.table_id, relative, expires)
         file_id = hashlib.md5(f"{grant.table_id}/{relative}".encode()).hexdigest()
         expires_ms = expires * 1000
         if fmt == "parquet":
@@ -793,10 +806,10 @@ def create_app(server: SharingServer) -> FastAPI:
             expires = 0
         reason = (
             "not a grant table"
-            if grant is None or server.settings.is_s3
+            if grant is None
             else "bad path"
             if relative.startswith("/") or ".." in relative.split("/")
-            else server.local.check(
+            else server.signer.check(
                 table_id, relative, expires, request.query_params.get("X-Amz-Signature", "")
             )
         )
@@ -806,8 +819,31 @@ def create_app(server: SharingServer) -> FastAPI:
                 {"errorCode": "PERMISSION_DENIED", "message": f"file URL refused: {reason}"}, status_code=403
             )
         note.url_expires_at = datetime.fromtimestamp(expires, UTC)
-        return FileResponse(
-            f"{server.catalogue.path(table_id, server.settings)}/{relative}",
+        path = f"{server.catalogue.path(table_id, server.settings)}/{relative}"
+        stored = stored_file(server.settings, path)
+        if stored is None:  # a valid URL to a file vacuumed since
+            note.reason = "no such file"
+            return error(_not_found("the file"))
+        # No Content-Encoding: the bytes are sent as stored, so the length is the file's size.
+        headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store"}
+        try:
+            span = byte_range(request.headers.get("range"), stored.size)
+        except RangeNotSatisfiable:
+            note.reason = "range not satisfiable"
+            return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{stored.size}"})
+        first, last = span if span is not None else (0, stored.size - 1)
+        length = last - first + 1
+        headers["Content-Length"] = str(length)
+        status = 200
+        if span is not None:
+            status, headers["Content-Range"] = 206, f"bytes {first}-{last}/{stored.size}"
+        note.detail["bytes"] = length
+        if request.method == "HEAD":
+            return Response(status_code=status, headers=headers, media_type="application/octet-stream")
+        return StreamingResponse(
+            iter_range(server.settings, path, first, length),
+            status_code=status,
+            headers=headers,
             media_type="application/octet-stream",
         )
 

@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 import yaml
 from cluster_helpers import Cluster, cluster_at, free_base_port, processes_under
+from lakehelpers import session_keys
 
 from govlake.config import REPO_ROOT
 
@@ -128,14 +129,18 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def base_env(lake: Path, cluster: Cluster) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVLAKE_", "PYSPARK_", "SPARK_"))}
     # What the pods take from ConfigMap govlake-config, for this machine.
-    return env | {
-        "GOVLAKE_STORAGE_ROOT": str(lake),
-        "GOVLAKE_JARS_DIR": str(REPO_ROOT / ".jars"),
-        "GOVLAKE_SPARK_MASTER": cluster.master_url,
-        "SPARK_HOME": str(SPARK_HOME),
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "PYSPARK_PYTHON": str(VENV / "bin" / "python"),
-    }
+    return (
+        env
+        | session_keys()
+        | {
+            "GOVLAKE_STORAGE_ROOT": str(lake),
+            "GOVLAKE_JARS_DIR": str(REPO_ROOT / ".jars"),
+            "GOVLAKE_SPARK_MASTER": cluster.master_url,
+            "SPARK_HOME": str(SPARK_HOME),
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "PYSPARK_PYTHON": str(VENV / "bin" / "python"),
+        }
+    )
 
 
 @pytest.fixture(scope="module")

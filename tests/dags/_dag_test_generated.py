@@ -65,7 +65,7 @@ def new_extracts(lake: Any) -> str:
     household = f"{lake.location('landing', source_id=HOUSEHOLD_SOURCE)}/njga_hjrk_20990101.csv"
     storage.write_bytes(lake.settings, household, f"{header}\n{row}\n".encode("gbk"))
 
-    org = "MA1X2Y3Z"
+    org = "MA1X2Y3W"  # USCC characters exclude I, O, S, V, Z
     uscc = make_uscc("91", "320102", org + org_check_char(org))
     enterprise = {
         "tyshxydm": uscc,

@@ -81,7 +81,7 @@ def test_one_dag_per_graph_step(probe, dag_registry):
     ingest = {f"ingest__{s['id']}" for s in DAG_TEST_SOURCES}
     steps = {step.dag_id for step in pipeline_graph(dag_registry).steps}
     assert ingest <= steps and set(STANDARDIZE_INPUTS) <= steps and "quality__scorecard" in steps
-    assert "gold__marts" in steps
+    assert "gold__marts" in steps and "maintenance__lake" in steps
     assert set(probe["files"]["pipeline.py"]["dags"]) == steps
     assert set(probe["folder"]["dag_ids"]) == steps | {"platform__smoke"}
 
@@ -162,6 +162,14 @@ def test_marts_dag_builds_then_gates_and_runs_when_any_library_is_published(prob
     assert tasks["build"]["pool"] == "spark" and tasks["gate"]["upstream"] == ["build"]
     assert tasks["gate"]["outlets"] == ["gold.marts"] and tasks["gate"]["retries"] == 0
     assert tasks["build"]["retries"] >= 1
+
+
+def test_maintenance_dag_runs_weekly_in_the_spark_pool(probe):
+    dag = probe["files"]["pipeline.py"]["dags"]["maintenance__lake"]
+    assert dag["schedule"] == "0 3 * * 0" and dag["timezone"] == "Asia/Shanghai" and dag["catchup"] is False
+    assert dag["max_active_runs"] == 1 and "maintenance" in dag["tags"]
+    assert set(dag["tasks"]) == {"maintain"} and dag["tasks"]["maintain"]["pool"] == "spark"
+    assert dag["tasks"]["maintain"]["outlets"] == []  # it publishes no new data: it starts nothing
 
 
 def test_standardize_dags_run_when_any_input_asset_is_updated():

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from dagtest_sources import DAGS_DIR
+from lakehelpers import session_keys
 
 from govlake.config import REPO_ROOT
 
@@ -102,6 +103,7 @@ def outcome(truth: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> 
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "GOVLAKE_REGISTRY": str(REGISTRY),
         "GOVLAKE_STORAGE_ROOT": str(lake),
+        **session_keys(),
     }
     airflow = Path(sys.executable).with_name("airflow")
     migrate = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)

@@ -140,7 +140,9 @@ def test_no_personal_identifier_reaches_gold(built):
     lake, _ = built
     for table in lake.catalogue.in_zone(Zone.GOLD):
         columns = set(lake.read_published(table.id).columns)
-        assert not columns & IDENTIFYING, (table.id, columns & IDENTIFYING)
+        # a reference dimension's `name` is a division's or an industry section's, public by law
+        identifying = IDENTIFYING - {"name"} if table.id.startswith("gold.reference.") else IDENTIFYING
+        assert not columns & identifying, (table.id, columns & identifying)
 
 
 def test_ansi_mode_is_back_on_after_dbt(built, spark):
@@ -177,7 +179,7 @@ def test_a_failing_dbt_test_publishes_nothing_and_keeps_the_previous_gold_served
 ):
     """On a copy of the lake: a duplicated admin division (published silver, unvalidated) breaks the
     unique tests; the gate records the failure and publishes nothing, the previous gold is served."""
-    from conftest import settings_at
+    from lakehelpers import settings_at
 
     from jobs.pipeline.run import build, gate
     from jobs.quality.gate import QualityGateFailed
@@ -191,7 +193,8 @@ def test_a_failing_dbt_test_publishes_nothing_and_keeps_the_previous_gold_served
     docs_before = storage.read_bytes(copy.settings, f"{copy.location('gold.docs')}/index.html")
 
     divisions = "silver.geography.admin_divisions"
-    row = copy.read_published(divisions).where("level = 'city'").limit(1)
+    # a current division (the history's retired codes are filtered out before the unique tests)
+    row = copy.read_published(divisions).where("level = 'city' and is_current").orderBy("code").limit(1)
     row.write.format("delta").mode("append").save(copy.path(divisions))
     publish_latest(copy, divisions)
 

@@ -78,9 +78,10 @@ def test_duckdb_reads_spark_rows(lake, table_id: str) -> None:
     dataset = DeltaTable(lake.path(table_id), version=version).to_pyarrow_dataset()  # noqa: F841
     with duckdb.connect() as connection:
         # DuckDB scans the Arrow dataset in place (replacement scan of the local name `dataset`).
-        got = connection.sql("SELECT * FROM dataset").arrow()
-        counted = connection.sql("SELECT count(*) FROM dataset").fetchone()
-    assert counted == (len(expected),)
+        result = connection.sql("SELECT * FROM dataset").arrow()  # DuckDB 2: a RecordBatchReader
+        got = result.read_all() if hasattr(result, "read_all") else result
+        counted = connection.sql("SELECT count(*) FROM dataset").fetchall()
+    assert counted == [(len(expected),)]
     assert rows_of(got.to_pylist(), columns) == expected
 
 

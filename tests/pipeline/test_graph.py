@@ -28,8 +28,10 @@ def test_one_ingest_step_per_source_then_the_libraries_in_dependency_order(graph
         "gold.marts",
     ]
     assert names.index("silver.population") > max(names.index(s.name) for s in graph.of_kind(StepKind.INGEST))
-    # sharing and the marts come after every library; the marts read the scorecard's history
-    assert names[-4:] == ["quality.scorecard", "share.publish", "gold.marts", "sql.views"]
+    # sharing and the marts come after every library; the marts read the scorecard's history; the
+    # endpoint's views name the published versions; housekeeping is last (and on its own clock)
+    assert names[-5:] == ["quality.scorecard", "share.publish", "gold.marts", "sql.views", "maintenance.lake"]
+    assert graph.data_steps == graph.steps[:-1]
 
 
 def test_the_marts_read_published_silver_and_publish_every_mart_through_the_dbt_gate(graph):

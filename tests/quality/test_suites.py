@@ -74,7 +74,7 @@ def test_checked_in_bronze_suites_are_up_to_date():
         load_suite("bronze.no_such_dataset")
 
 
-def test_province_level_sources_may_have_no_prefecture(spark):
+def test_province_level_sources_may_have_no_prefecture(spark, settings):
     from pyspark.sql import Row
 
     from jobs.quality.gx_runner import validate_dataframe
@@ -138,11 +138,13 @@ def test_province_level_sources_may_have_no_prefecture(spark):
     )
     ok = spark.createDataFrame([row("ad_prov", None, 1), row("ad_3201", "3201", 1)], schema)
     ok.cache()
-    assert validate_dataframe(ok, suite, table="t.ok", record=False, build_docs=False).success
+    assert validate_dataframe(
+        ok, suite, table="t.ok", settings=settings, record=False, build_docs=False
+    ).success
     assert ok.storageLevel.useMemory  # the caller's cache is left in place
     ok.unpersist()
     bad = spark.createDataFrame([row("ad_prov", None, 1), row("ad_3201", None, 1)], schema)
-    outcome = validate_dataframe(bad, suite, table="t.bad", record=False, build_docs=False)
+    outcome = validate_dataframe(bad, suite, table="t.bad", settings=settings, record=False, build_docs=False)
     assert [(o.column, o.unexpected_count) for o in outcome.failed] == [("_prefecture", 1)]
 
 

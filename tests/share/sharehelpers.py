@@ -166,6 +166,58 @@ def address_rows(n: int, seed: int = 7) -> list[tuple[Any, ...]]:
     ]
 
 
+RESIDENT_COLUMNS = ["person_key", "id_key", "id_number", "name", "sex", "birth_date", "admin_code", "phone"]
+
+
+def expected_residents(keys: Any, recipient: str, prefectures: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The residents grant's rows ``recipient`` must read: current persons of its prefectures, masked."""
+    from govlake.sharing import pseudonym
+
+    key = keys.pseudonym_key_for(recipient)
+    rows = []
+    for pid, _ids, name, sex, born, _d, _e, _a, admin, phone, _h, _f, _t, current in persons_rows():
+        if not current or admin[:4] not in prefectures:
+            continue
+        rows.append(
+            {
+                "person_key": pseudonym(key, pid),
+                "id_key": pseudonym(key, _ids),
+                "id_number": _ids[:6] + "*" * 8 + _ids[-4:],
+                "name": name[0] + "*" * (len(name) - 1),
+                "sex": sex,
+                "birth_date": born,
+                "admin_code": admin,
+                "phone": None if phone is None else phone[:3] + "****" + phone[-4:],
+            }
+        )
+    return sorted(rows, key=lambda r: r["person_key"])
+
+
+def expected_persons(keys: Any, recipient: str) -> list[dict[str, Any]]:
+    """The health_stats persons grant's rows: every current person, pseudonymised, no name or ID."""
+    from govlake.sharing import pseudonym
+
+    key = keys.pseudonym_key_for(recipient)
+    rows = [
+        {"person_key": pseudonym(key, pid), "sex": sex, "birth_date": born, "admin_code": admin}
+        for pid, _i, _n, sex, born, _d, _e, _a, admin, _p, _h, _f, _t, current in persons_rows()
+        if current
+    ]
+    return sorted(rows, key=lambda r: r["person_key"])
+
+
+def records(frame: Any) -> list[dict[str, Any]]:
+    """A client's pandas frame as plain rows sorted by person_key (NaN -> None, timestamps -> dates)."""
+    rows = frame.to_dict("records")
+    for r in rows:
+        for k, v in r.items():
+            if v != v:  # NaN from a missing value
+                r[k] = None
+            if hasattr(v, "date") and not isinstance(v, str):
+                r[k] = v.date() if hasattr(v, "hour") else v
+    return sorted(rows, key=lambda r: r["person_key"])
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -18,11 +18,14 @@ from lakehelpers import publish_latest
 from sharehelpers import (
     ADDRESSES_DDL,
     PERSONS_DDL,
+    RESIDENT_COLUMNS,
     SHARES_YAML,
     address_rows,
     citizen_id,
+    expected_residents,
     free_port,
     persons_rows,
+    records,
     serving,
     write_profile,
 )
@@ -104,40 +107,6 @@ def world(spark, own_lake, tmp_path_factory) -> Any:
         yield world
 
 
-def expected_residents(world: World, recipient: str, prefectures: tuple[str, ...]) -> list[dict[str, Any]]:
-    from govlake.sharing import pseudonym
-
-    key = world.keys.pseudonym_key_for(recipient)
-    rows = []
-    for pid, _ids, name, sex, born, _d, _e, _a, admin, phone, _h, _f, _t, current in persons_rows():
-        if not current or admin[:4] not in prefectures:
-            continue
-        rows.append(
-            {
-                "person_key": pseudonym(key, pid),
-                "id_key": pseudonym(key, _ids),
-                "id_number": _ids[:6] + "*" * 8 + _ids[-4:],
-                "name": name[0] + "*" * (len(name) - 1),
-                "sex": sex,
-                "birth_date": born,
-                "admin_code": admin,
-                "phone": None if phone is None else phone[:3] + "****" + phone[-4:],
-            }
-        )
-    return sorted(rows, key=lambda r: r["person_key"])
-
-
-def _records(frame: Any) -> list[dict[str, Any]]:
-    records = frame.to_dict("records")
-    for r in records:
-        for k, v in r.items():
-            if v != v:  # NaN from a missing value
-                r[k] = None
-            if hasattr(v, "date") and not isinstance(v, str):
-                r[k] = v.date() if hasattr(v, "hour") else v
-    return sorted(records, key=lambda r: r["person_key"])
-
-
 @pytest.mark.parametrize("use_delta_format", [None, True])
 def test_official_client_reads_exactly_the_masked_filtered_rows(world, use_delta_format):
     import delta_sharing
@@ -145,17 +114,8 @@ def test_official_client_reads_exactly_the_masked_filtered_rows(world, use_delta
     for recipient, prefectures in (("nanjing", ("3201",)), ("suzhou", ("3205", "3206"))):
         url = f"{world.profiles[recipient]}#residents_back.population.residents"
         frame = delta_sharing.load_as_pandas(url, use_delta_format=use_delta_format)
-        assert list(frame.columns) == [
-            "person_key",
-            "id_key",
-            "id_number",
-            "name",
-            "sex",
-            "birth_date",
-            "admin_code",
-            "phone",
-        ]
-        assert _records(frame) == expected_residents(world, recipient, prefectures), recipient
+        assert list(frame.columns) == RESIDENT_COLUMNS
+        assert records(frame) == expected_residents(world.keys, recipient, prefectures), recipient
 
 
 def test_listings_protocol_lines_and_headers(world):
@@ -227,7 +187,7 @@ def test_expired_or_tampered_url_is_refused(world):
 
     port = free_port()
     short = SharingServer(
-        world.lake.settings, world.lake.catalogue, world.keys, base_url=f"http://127.0.0.1:{port}", url_ttl=1
+        world.lake.settings, world.lake.catalogue, world.keys, base_url=f"http://127.0.0.1:{port}", url_ttl=5
     )
     with serving(create_app(short), port) as url:
         response = requests.post(
@@ -240,7 +200,9 @@ def test_expired_or_tampered_url_is_refused(world):
         assert requests.get(file_url, timeout=60).status_code == 200
         tampered = re.sub(r"X-Amz-Expires=\d+", "X-Amz-Expires=9999999999", file_url)
         assert requests.get(tampered, timeout=60).status_code == 403
-        time.sleep(1.5)
+        # wait out the URL's own expiry (a fixed sleep races a loaded machine's slow first GET)
+        expires = int(re.search(r"X-Amz-Expires=(\d+)", file_url).group(1))
+        time.sleep(max(0.0, expires - time.time()) + 0.2)
         expired = requests.get(file_url, timeout=60)
         assert expired.status_code == 403 and "expired" in expired.json()["message"]
 
@@ -315,7 +277,7 @@ def test_failed_gates_leave_recipients_on_the_previous_version(world):
     from jobs.quality.gate import QualityGateFailed
 
     url = f"{world.profiles['nanjing']}#residents_back.population.residents"
-    before = _records(delta_sharing.load_as_pandas(url))
+    before = records(delta_sharing.load_as_pandas(url))
     served = world.lake.publications()[RESIDENTS_NJ].delta_version
     # 1. a silver version that failed its gate (never published) does not reach the grants
     spark = world.lake.spark
@@ -325,7 +287,7 @@ def test_failed_gates_leave_recipients_on_the_previous_version(world):
     run = world.publish_step()
     assert run.skipped or not (run.gate and run.gate.published)
     assert world.lake.publications()[RESIDENTS_NJ].delta_version == served
-    assert _records(delta_sharing.load_as_pandas(url)) == before
+    assert records(delta_sharing.load_as_pandas(url)) == before
     # 2. a grant version that breaks its policy (a raw ID in it) fails the share gate: not served
     path = world.lake.path(RESIDENTS_NJ)
     leak = (
@@ -347,7 +309,7 @@ def test_failed_gates_leave_recipients_on_the_previous_version(world):
         gate(step, world.lake, {"inputs": world.lake.pin(step.inputs).published()})
     assert "no_column_holds_a_raw_id_number" in str(failed.value)
     assert world.lake.publications()[RESIDENTS_NJ].delta_version == served
-    assert _records(delta_sharing.load_as_pandas(url)) == before
+    assert records(delta_sharing.load_as_pandas(url)) == before
     assert DeltaTable.forPath(spark, path).history(1).first()["version"] > served
 
 

@@ -199,7 +199,9 @@ def test_a_new_batch_versions_only_the_persons_it_changes(spark, lake):
     # Three records train no model; a lake's first real build would. Keep one from a synthetic
     # population, so the next build runs incrementally as it would on a grown lake.
     synthetic = syn.generate(300, seed=3)
-    model = resolve_persons(spark, syn.records_frame(spark, synthetic.records)).model
+    model = resolve_persons(
+        spark, syn.records_frame(spark, synthetic.records), key=lake.settings.require_person_id_key()
+    ).model
     storage.write_bytes(lake.settings, lake.location(MODEL), json.dumps(model).encode("utf-8"))
 
     # A later delivery: 张伟 moved. Only he is mentioned, so only he is recomputed and versioned.

@@ -269,7 +269,7 @@ def delivery(tmp_path_factory, spark):
 
     graph = pipeline_graph(load_registry(registry))
     steps = [graph.step(f"ingest.{HOUSEHOLD}"), graph.step(f"ingest.{ENTERPRISE}")]
-    steps += [s for s in graph.steps if s.kind is StepKind.BUILD]
+    steps += [s for s in graph.steps if s.kind is StepKind.BUILD and s.library]  # the libraries
     runs = {run.step.name: run for run in run_steps(graph, lake, steps)}
     return settings, runs, codes
 

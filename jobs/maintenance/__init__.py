@@ -1,0 +1,1 @@
+"""Housekeeping of the lake's Delta tables (the maintenance step)."""
