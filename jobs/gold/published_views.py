@@ -18,7 +18,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from govlake.config import Zone
 from govlake.lake import Lake
+from govlake.lake.catalogue import Catalogue
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -119,6 +121,39 @@ class EndpointViews:
         return f"{len(self.views)} view(s) at their published versions in {', '.join(schemas) or '-'}"
 
 
+def endpoint_table_ids(catalogue: Catalogue) -> tuple[str, ...]:
+    """The tables the SQL endpoint names: every published library table and mart."""
+    return tuple(t.id for t in catalogue.published_tables() if t.zone in (Zone.SILVER, Zone.GOLD))
+
+
+def _shared_metastore_skip(spark: SparkSession, lake: Lake) -> str | None:
+    """Why there is nothing to name (no shared metastore), or None; refuses a session not on it."""
+    if lake.settings.metastore is None:
+        return "no shared metastore configured (GOVLAKE_METASTORE_URL)"
+    if spark.conf.get("spark.sql.catalogImplementation") != "hive":
+        raise RuntimeError(
+            "GOVLAKE_METASTORE_URL is set but this process's Spark session was started without it: "
+            "its views would not reach the shared metastore"
+        )
+    return None
+
+
+def repoint_endpoint_views(spark: SparkSession, lake: Lake, versions: Mapping[str, int]) -> EndpointViews:
+    """Re-point the endpoint's views of tables republished outside the ``sql.views`` step.
+
+    Housekeeping republishes a compacted table at a new version without an asset event, so no
+    ``sql.views`` run follows; a view left at the version before would lose its files at a later
+    VACUUM. Tables the endpoint does not name are left alone.
+    """
+    skipped = _shared_metastore_skip(spark, lake)
+    if skipped:
+        return EndpointViews(skipped=skipped)
+    served = set(endpoint_table_ids(lake.catalogue))
+    return EndpointViews(
+        views=tuple(create_view(spark, lake, t, v) for t, v in sorted(versions.items()) if t in served)
+    )
+
+
 def refresh_endpoint_views(ctx: StepContext) -> EndpointViews:
     """The ``sql.views`` step: one view per published library table and mart, in the shared metastore.
 
@@ -128,12 +163,7 @@ def refresh_endpoint_views(ctx: StepContext) -> EndpointViews:
     before. Without a shared metastore (the embedded default) names live in each session and there
     is nothing to refresh.
     """
-    settings = ctx.lake.settings
-    if settings.metastore is None:
-        return EndpointViews(skipped="no shared metastore configured (GOVLAKE_METASTORE_URL)")
-    if ctx.spark.conf.get("spark.sql.catalogImplementation") != "hive":
-        raise RuntimeError(
-            "GOVLAKE_METASTORE_URL is set but this process's Spark session was started without it: "
-            "its views would not reach the shared metastore"
-        )
+    skipped = _shared_metastore_skip(ctx.spark, ctx.lake)
+    if skipped:
+        return EndpointViews(skipped=skipped)
     return EndpointViews(views=tuple(register_published_views(ctx.spark, ctx.lake, ctx.pins)))

@@ -41,6 +41,7 @@ from govlake.lake import Lake, delta
 from govlake.lake.context import StepContext
 from govlake.lake.published import MAINTENANCE_SUITE, Publication
 from govlake.lake.writers import writing
+from jobs.gold.published_views import repoint_endpoint_views
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,8 @@ def maintain_tables(
     run_id: str,
     min_retention: timedelta = MIN_VACUUM_RETENTION,
 ) -> dict[str, Any]:
-    """Settings, compaction and VACUUM of ``table_ids`` (absent tables are skipped).
+    """Settings, compaction and VACUUM of ``table_ids`` (absent tables are skipped); then the SQL
+    endpoint's views of the republished tables follow them to the compacted versions.
 
     ``min_retention`` below a week is for tests only (Delta refuses it unless its retention check
     is off in the session); the published version stays protected whatever the floor.
@@ -107,6 +109,7 @@ def maintain_tables(
         sum(c["files_after"] for k, c in counts.items() if k != "republished"),
         len(republished),
     )
+    counts["sql_views"] = repoint_endpoint_views(lake.spark, lake, counts["republished"]).as_dict()
     return counts
 
 

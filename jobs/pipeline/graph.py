@@ -326,7 +326,9 @@ def _marts_steps(catalogue: Catalogue) -> list[Step]:
 
 
 def _endpoint_steps(catalogue: Catalogue) -> list[Step]:
-    served = tuple(t.id for t in catalogue.published_tables() if t.zone in (Zone.SILVER, Zone.GOLD))
+    from jobs.gold.published_views import endpoint_table_ids
+
+    served = endpoint_table_ids(catalogue)
     return [
         Step(
             name="sql.views",
