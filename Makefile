@@ -16,8 +16,8 @@ demo: install  ## run the whole pipeline on the embedded default (local files un
 test: install  ## run the whole test suite (starts and stops its own object store and Airflow)
 	@.venv/bin/pytest
 
-test-fast: install  ## unit tests only: no object store, no Airflow scheduler, no end-to-end runs
-	@.venv/bin/pytest -m "not objectstore and not airflow and not slow and not cluster"
+test-fast: install  ## unit tests only: no object store, no Airflow scheduler, no SQL endpoint, no end-to-end runs
+	@.venv/bin/pytest -m "not objectstore and not airflow and not slow and not cluster and not sqlserver"
 
 lint: install  ## ruff lint and format check
 	@.venv/bin/ruff check . && .venv/bin/ruff format --check .

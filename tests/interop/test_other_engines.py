@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 
+# On the session's built lake (~10 min to build): not part of the fast tier.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+
 #: A gold mart and a silver library (with dates, decimals and the citizen's own columns).
 TABLES = ("gold.population.fct_vital_events_monthly", "silver.population.persons")
 

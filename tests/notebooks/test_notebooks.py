@@ -12,6 +12,9 @@ import pytest
 from govlake import storage
 from govlake_cli.notebooks import NOTEBOOKS, external_references, run
 
+# On the session's built lake (~10 min to build): not part of the fast tier.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+
 DATA_IMAGE = re.compile(r'<img[^>]+src="data:image/png;base64,')
 
 

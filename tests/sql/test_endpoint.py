@@ -26,7 +26,8 @@ import pytest
 
 from govlake.config import REPO_ROOT
 
-pytestmark = pytest.mark.sqlserver
+# Servers of its own over the session's built lake: not part of the fast tier.
+pytestmark = [pytest.mark.sqlserver, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 SCRIPTS = REPO_ROOT / "infra" / "sql-endpoint"
 MART = "gold.population.fct_vital_events_monthly"
