@@ -12,7 +12,6 @@ offline. Where it lands: ``gold/notebooks/<name>.html`` of the lake (location ``
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,10 +30,6 @@ OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 """
-#: A src/href (or CSS url()) that a browser would fetch from another host.
-EXTERNAL_REFERENCE = re.compile(
-    r"""(?:\b(?:src|href)\s*=\s*["']?|url\(\s*["']?)(?:https?:)?//""", re.IGNORECASE
-)
 
 
 class NotebookFailed(RuntimeError):
@@ -51,7 +46,11 @@ class ExecutedNotebook:
 
 
 def external_references(html: str) -> list[str]:
-    return [html[max(0, m.start() - 40) : m.end() + 60] for m in EXTERNAL_REFERENCE.finditer(html)]
+    """What the page would fetch from another host, by the lake's one guard (govlake.web_assets:
+    tags, srcset, CSS url() and @import, markup written by scripts; hyperlinks are not fetches)."""
+    from govlake import web_assets
+
+    return [str(reference) for reference in web_assets.external_references(html)]
 
 
 def execute(name: str, timeout: int = 600) -> Any:  # -> nbformat.NotebookNode

@@ -273,3 +273,29 @@ def test_make_site_offline_copies_once_and_rewrites_only_what_changed(own_lake, 
     only = w.make_site_offline(settings, str(site), pages=["index.html", "missing.html"])
     assert only.rewritten == [] and only.clean
     assert any(p.name.startswith(".copied-") for p in (site / "vendor").iterdir())  # the stamp
+
+
+# ------------------------------------------------------------------ notebook pages
+
+
+def tiny_notebook(*markdown: str) -> object:
+    import nbformat
+
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()
+    chart = nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"})
+    cells = [nbformat.v4.new_markdown_cell(text) for text in markdown]
+    cells.append(nbformat.v4.new_code_cell("chart()", outputs=[chart]))
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+def test_notebook_pages_load_nothing_and_a_remote_image_is_refused():
+    """govlake notebooks' pages (nbconvert's lab template without its CDN blocks) pass this guard;
+    a page that would fetch something is never written."""
+    from govlake_cli import notebooks
+
+    page = notebooks.to_html(tiny_notebook("# Title\n\n[a hyperlink](https://example.org), $x^2$"), "tiny")
+    assert w.external_references(page) == []
+    assert not re.search(r"<(?:script|link)[^>]+(?:src|href)=", page)
+    assert 'src="data:image/png;base64,' in page
+    with pytest.raises(notebooks.NotebookFailed, match=r"<img src> https://img\.example/c\.png"):
+        notebooks.to_html(tiny_notebook("![chart](https://img.example/c.png)"), "remote")
