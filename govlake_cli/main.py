@@ -227,7 +227,7 @@ def marts() -> None:
 
 
 def _print_marts_access(lake: Any) -> None:
-    """Where the published marts are and three ways to query them."""
+    """Where the published marts are and how to query them: DuckDB, Spark, the SQL endpoint, notebooks."""
     from govlake import storage
     from govlake.config import Zone
     from govlake_cli.notebooks import NOTEBOOKS
