@@ -112,9 +112,12 @@ start_server() { # name class port [extra spark settings...]
 }
 
 wait_port() { # name port
-  local log="$SE_LOG_DIR/$1.log"
+  local log="$SE_LOG_DIR/$1.log" pid
+  # The pid this run just started (or found running): alive is enough. Not se_pid's command-line
+  # check, which a loaded machine can run before the forked subshell has exec'd spark-submit.
+  pid="$(<"$SE_PID_DIR/$1.pid")"
   until se_port_open "$2"; do
-    se_pid "$1" >/dev/null || fail "the $1 server exited" "$log"
+    se_alive "$pid" || fail "the $1 server exited" "$log"
     ((SECONDS < deadline)) || fail "the $1 server did not listen on 127.0.0.1:$2 within ${SE_START_TIMEOUT}s" "$log"
     sleep 1
   done
