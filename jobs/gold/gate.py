@@ -13,8 +13,9 @@ returned (plain JSON, so it can run in an Airflow task of its own) and:
 * otherwise publishes nothing and raises :class:`jobs.quality.gate.QualityGateFailed`: readers keep
   the previously published gold versions, whatever dbt already wrote.
 
-A mart whose newest version is already the published one (an incremental run that merged nothing)
-is reported unchanged, as the other gates do.
+A mart whose newest version is already the published one, from the same inputs, is reported
+unchanged, as the other gates do; built from newer inputs (an incremental run that merged nothing),
+it is published again with them as lineage, so that the step is up to date afterwards.
 """
 
 from __future__ import annotations
@@ -102,7 +103,9 @@ def gate_marts(lake: Lake, step: str, tables: tuple[str, ...], built: Mapping[st
             row_count=None,
             expectations=tuple(expectations),
         )
-        if table_id in in_force and in_force[table_id].delta_version == version and outcome.passed:
+        inputs = built.get("inputs") or {}
+        unchanged = table_id in in_force and in_force[table_id].delta_version == version
+        if unchanged and outcome.passed and (not inputs or in_force[table_id].inputs == inputs):
             already.append(table_id)
         else:
             outcomes.append(outcome)

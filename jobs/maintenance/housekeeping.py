@@ -14,12 +14,14 @@ The ``maintenance.lake`` step (weekly, and ``govlake maintain``). For each table
    (a later build failed its gate), its files were tombstoned by the commit after it, so the
    retention grows to cover that commit.
 
-Published tables: readers read the version in force, never the newest. When the version in force
-*was* the newest before maintenance, the compacted version holds exactly the same rows, so it is
-published in its place (suite ``maintenance``, summary ``same_data_as``: every version it stands
-for). Steps that compare their recorded input versions with the ones in force treat those as the
-same (``Publication.same_data_as``), so a weekly compaction rebuilds nothing downstream. When the version
-in force is *not* the newest, nothing is republished: the newer versions never passed a gate.
+Published tables: readers read the version in force, never the newest. When no commit after the
+version in force changed a row (only settings, compactions and VACUUM, see
+:data:`NO_DATA_CHANGE_OPERATIONS`), the newest version holds exactly the same rows, so it is
+published in its place once VACUUM is done (suite ``maintenance``, summary ``same_data_as``: every
+version it stands for). Steps that compare their recorded input versions with the ones in force
+treat those as the same (``Publication.same_data_as``), so a weekly compaction rebuilds nothing
+downstream. When a later build changed rows (its gate failed), nothing is republished: the newer
+versions never passed a gate.
 
 Every catalogue table is written by exactly one step; maintenance is the exception the graph
 allows because it changes no row. It runs in the Spark pool (one slot by default), so it never
@@ -48,6 +50,9 @@ log = logging.getLogger(__name__)
 LOG_RETENTION = "interval 30 days"
 DELETED_FILE_RETENTION = "interval 7 days"
 CHECKPOINT_INTERVAL = 10
+#: Delta operations that change no row: a version made only by these after the published one
+#: holds the published data (VACUUM START/END are logged on stores that allow concurrent writes).
+NO_DATA_CHANGE_OPERATIONS = frozenset({"OPTIMIZE", "SET TBLPROPERTIES", "VACUUM START", "VACUUM END"})
 #: The least VACUUM retention: a week (Delta's own safety default; readers and retried tasks that
 #: started before a compaction still find the files they planned to read).
 MIN_VACUUM_RETENTION = timedelta(days=7)
@@ -128,15 +133,21 @@ def _maintain(
     publication = lake.publications().get(table_id) if lake.table(table_id).published else None
     properties_set = _set_properties(lake, path)
     files_before, files_after = _compact(lake, path)
+    history = _history(lake, path)
+    # The data in force is the newest version's when nothing after the published one changed a row
+    # (this run's settings and compaction, an earlier VACUUM): those files are the ones to keep.
+    same_data = publication is not None and all(
+        op in NO_DATA_CHANGE_OPERATIONS for v, (op, _) in history.items() if v > publication.delta_version
+    )
+    in_force = max(history) if same_data else (publication.delta_version if publication else None)
+    commit_times = {v: t for v, (_, t) in history.items()}
+    retention = vacuum_retention(in_force, max(history), commit_times, datetime.now(UTC), floor=min_retention)
+    removed = _vacuum(lake, path, retention)
+    # Republished last: VACUUM itself commits (VACUUM START/END) on stores that log it.
     after = lake.latest_version(table_id)
     assert after is not None
-    if publication is not None and publication.delta_version == before and after != before:
+    if publication is not None and same_data and after != publication.delta_version:
         republished += lake.publish([_republication(publication, after, run_id)])
-    published_version = publication.delta_version if publication else None
-    retention = vacuum_retention(
-        published_version, after, _commit_times(lake, path), datetime.now(UTC), floor=min_retention
-    )
-    removed = _vacuum(lake, path, retention)
     return {
         "properties_set": properties_set,
         "files_before": files_before,
@@ -190,11 +201,13 @@ def _compact(lake: Lake, path: str) -> tuple[int, int]:
     return before, _file_count(lake, path)
 
 
-def _commit_times(lake: Lake, path: str) -> dict[int, datetime]:
+def _history(lake: Lake, path: str) -> dict[int, tuple[str, datetime]]:
+    """Every version's operation and commit time."""
     from delta.tables import DeltaTable
 
-    rows = DeltaTable.forPath(lake.spark, path).history().select("version", "timestamp").collect()
-    return {int(r["version"]): r["timestamp"].astimezone(UTC) for r in rows}
+    history = DeltaTable.forPath(lake.spark, path).history()
+    rows = history.select("version", "operation", "timestamp").collect()
+    return {int(r["version"]): (r["operation"], r["timestamp"].astimezone(UTC)) for r in rows}
 
 
 def _vacuum(lake: Lake, path: str, retention: timedelta) -> int:

@@ -113,9 +113,14 @@ def gate_tables(
 
     The tables are published as a unit: a library's crosswalk points at its golden records, so
     sharing one without the other would serve an inconsistent pair. Tables whose newest version is
-    already the published one are not validated again (a re-run costs nothing). On a failure every
-    table's validation is still run and recorded (quality officers see all problems at once),
-    nothing is published, and :class:`QualityGateFailed` is raised with every failed table's report.
+    already the published one, published from the same ``inputs``, are not validated again (a
+    re-run costs nothing). A build that read newer inputs but changed none of a table's rows
+    leaves its newest version the published one: it is validated against the new inputs and
+    published again with them as lineage, so that the step is up to date afterwards (otherwise
+    every later run would rebuild it, and steps downstream of it would never settle). On a failure
+    every table's validation is still run and recorded (quality officers see all problems at
+    once), nothing is published, and :class:`QualityGateFailed` is raised with every failed
+    table's report.
     """
     started = time.perf_counter()
     inputs, dropped = dict(inputs or {}), dict(dropped or {})
@@ -127,7 +132,11 @@ def gate_tables(
         version = lake.latest_version(table_id)
         if version is None:
             absent.append(table_id)
-        elif table_id in in_force and in_force[table_id].delta_version == version:
+        elif (
+            table_id in in_force
+            and in_force[table_id].delta_version == version
+            and (not inputs or in_force[table_id].inputs == inputs)
+        ):
             already.append(table_id)
         else:
             judged[table_id] = version

@@ -144,3 +144,16 @@ def test_pins_refuse_unpublished_tables_and_undeclared_inputs(spark, lake):
     assert ctx.pins[TABLE] is None and ctx.read(TABLE) is None  # never published: nothing to read
     with pytest.raises(KeyError, match=r"does not declare silver\.population\.persons"):
         ctx.read("silver.population.persons")
+
+
+def test_an_unchanged_version_built_from_newer_inputs_is_published_again_with_them(lake, rows, write):
+    """A build that read newer inputs but changed no row: the same version, re-validated and
+    published with the new lineage, so the step is up to date afterwards."""
+    write(lake.path(TABLE), rows(2))
+    (first,) = gate_tables(lake, "test", "bronze", [TABLE], inputs={"bronze.birth_records": 1}).published
+    again = gate_tables(lake, "test", "bronze", [TABLE], inputs={"bronze.birth_records": 2})
+    (republished,) = again.published
+    assert republished.delta_version == first.delta_version == 0 and not again.already_published
+    assert lake.publications()[TABLE].inputs == {"bronze.birth_records": 2}
+    settled = gate_tables(lake, "test", "bronze", [TABLE], inputs={"bronze.birth_records": 2})
+    assert not settled.published and settled.already_published == (TABLE,)

@@ -57,11 +57,12 @@ class ScorecardResult:
         }
 
     def report(self) -> str:
+        figures = ", ".join(f"{k} {v:.3f}" for k, v in self.province.items())
         if self.unchanged:
             return (
-                f"scorecard unchanged: nothing was published since run {self.run_id}\n  page {self.html_path}"
+                f"scorecard unchanged: nothing was published since run {self.run_id}: {figures}\n"
+                f"  page {self.html_path}"
             )
-        figures = ", ".join(f"{k} {v:.3f}" for k, v in self.province.items())
         return f"scorecard run {self.run_id}: {figures}\n  page {self.html_path}\n  png  {self.png_path}"
 
 
@@ -165,6 +166,15 @@ def _last_run(ctx: StepContext) -> Any:  # -> Row | None
     return history.select("run_id", "computed_at", "inputs").orderBy(F.col("computed_at").desc()).first()
 
 
+def _cells_of_run(ctx: StepContext, run_id: str) -> Any:  # -> pandas.DataFrame
+    from pyspark.sql import functions as F
+
+    history = delta.read_latest(ctx.spark, ctx.path(SCORECARD_TABLE))
+    assert history is not None
+    columns = ("prefecture", "department", "indicator", "numerator", "denominator", "value")
+    return history.where(F.col("run_id") == run_id).select(*columns).toPandas()
+
+
 def append_run(ctx: StepContext, cells: DataFrame, run_id: str, at: datetime) -> None:
     """Append one run's figures; a run id already in the table is not written twice (crash + re-run)."""
     from pyspark.sql import functions as F
@@ -201,8 +211,15 @@ def build_scorecard(ctx: StepContext) -> ScorecardResult:
     if last is not None and last["inputs"] == _inputs_json(ctx):
         html_path, png_path = report_paths(ctx.lake)
         log.info("scorecard: the published lake is unchanged since run %s", last["run_id"])
+        cells = _cells_of_run(ctx, last["run_id"])  # the figures in force are that run's
         return ScorecardResult(
-            last["run_id"], last["computed_at"], html_path, png_path, 0, {}, unchanged=True
+            last["run_id"],
+            last["computed_at"],
+            html_path,
+            png_path,
+            len(cells),
+            province_figures(cells),
+            unchanged=True,
         )
     computed_at = datetime.now(UTC)
     cells = compute_scorecard(ctx).cache()
