@@ -85,10 +85,11 @@ def metastore_conf(settings: Settings, jars: list[Path]) -> dict[str, str]:
     Without it a session's catalogue is in memory (names live as long as the session) and the
     Thrift server would fall back to an embedded Derby that admits one process at a time. With it
     the SQL endpoint's Thrift and Connect servers, dbt and the pipeline's steps see the same names
-    at once. The schema is created by the endpoint's Thrift server alone (``infra/sql-endpoint/start.sh``
-    gives it DataNucleus' autoCreateAll, before any other server starts), so no other session
-    creates metastore tables on the fly. The password is a reference that
-    Hadoop's configuration resolves from the JVM's environment: its value is in no Spark setting.
+    at once. ``infra/sql-endpoint/start.sh`` creates the whole schema before any server starts
+    (DataNucleus SchemaTool over Hive's package.jdo, plus the VERSION row), so no session creates
+    metastore tables (autoCreateAll off: concurrent sessions would race to run the same DDL). The
+    password is a reference that Hadoop's configuration resolves from the JVM's environment: its
+    value is in no Spark setting.
     """
     assert settings.metastore is not None
     driver = [j for j in jars if j.name.startswith("postgresql-")]
@@ -103,7 +104,8 @@ def metastore_conf(settings: Settings, jars: list[Path]) -> dict[str, str]:
         "spark.hadoop.javax.jdo.option.ConnectionUserName": settings.metastore.user,
         "spark.hadoop.javax.jdo.option.ConnectionPassword": "${env." + METASTORE_PASSWORD_ENV + "}",
         "spark.hadoop.datanucleus.schema.autoCreateAll": "false",
-        # The schema carries no Hive version record (SchemaTool made it, not Hive's schematool).
+        # DataNucleus' SchemaTool made the schema, not Hive's schematool (pip pyspark has no scripts):
+        # start.sh records the version Hive would, but a strict check is left off for other metastores.
         "spark.hadoop.hive.metastore.schema.verification": "false",
     }
     if settings.spark_master.startswith("local"):

@@ -28,7 +28,8 @@
 #
 # Folder layout: postgres/{data,socket,log} (owned by the `postgres` account when run as root:
 # Postgres refuses to run as root), secrets/ (0700: metastore.password, connect.token,
-# <user>.password), thrift-users (hashes), conf/ (the servers' properties files), logs/, pids/,
+# <user>.password), thrift-users (hashes), conf/ (the servers' properties files, package.jdo), logs/,
+# pids/, metastore-schema (the metastore URL whose schema start.sh created),
 # instance.env (ports of the running endpoint), client.env (0600: what a client exports).
 
 _govlake_se_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -50,7 +51,7 @@ SE_PG_DIR="$SE_DIR/postgres"
 SE_PG_DATA="$SE_PG_DIR/data"
 SE_PG_SOCKET="$SE_PG_DIR/socket"
 SE_PG_LOG="$SE_PG_DIR/log/postgres.log"
-SE_PG_READY="$SE_PG_DIR/.schema" # the metastore's schema was created (and for which lake)
+SE_PG_READY="$SE_DIR/metastore-schema" # the metastore URL whose schema start.sh created
 
 SE_PYTHON="$GOVLAKE_REPO/.venv/bin/python"
 SE_GOVLAKE="$GOVLAKE_REPO/.venv/bin/govlake"

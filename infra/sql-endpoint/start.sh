@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Start the local SQL endpoint (see env.sh): the metastore's Postgres, then the Thrift server (which
-# creates the metastore's schema on first start), then the Spark Connect server. Idempotent: what
-# already runs is kept. Waits at most GOVLAKE_SQL_ENDPOINT_START_TIMEOUT seconds in all; on a
+# Start the local SQL endpoint (see env.sh): the metastore's Postgres, then its schema (every table
+# of Hive's package.jdo, once), then the Thrift server, then the Spark Connect server. Idempotent:
+# what already runs or exists is kept. Waits at most GOVLAKE_SQL_ENDPOINT_START_TIMEOUT seconds in all; on a
 # failure it prints the log's tail and exits 1. Then `source <dir>/client.env` sets what clients need.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -79,6 +79,98 @@ fi
 export GOVLAKE_METASTORE_URL="$metastore_url" GOVLAKE_METASTORE_USER="$metastore_user"
 export GOVLAKE_METASTORE_PASSWORD="$metastore_password"
 
+# ------------------------------------------------------------------ the metastore's schema
+# Every table of Hive's metastore, created here by one JVM before any server starts: DataNucleus'
+# SchemaTool (create mode adds what is missing, nothing else) over package.jdo of the hive-metastore
+# jar of Spark's built-in Hive 2.3 (the pip pyspark ships no schematool SQL scripts). A client with
+# autoCreateAll creates a table only when its class is first used (the Thrift server had made no
+# TBL_PRIVS when `govlake sql refresh`, another JVM, needed it), and clients that all auto-create
+# would race to run the same DDL: no Spark session of the project creates metastore tables
+# (govlake/spark.py). Then DataNucleus' id table and the one VERSION row, which Hive's first user
+# would otherwise add (two first users could insert two VERSION rows, after which every client
+# fails with "multiple versions").
+jar_entry() { # jar entry -> the entry's bytes (Python's zipfile: no unzip needed)
+  "$SE_PYTHON" -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' "$1" "$2"
+}
+metastore_jar="$(find "$SPARK_HOME/jars" -maxdepth 1 -name 'hive-metastore-*.jar' | sort -V | tail -n 1)"
+hive_common_jar="$(find "$SPARK_HOME/jars" -maxdepth 1 -name 'hive-common-*.jar' | sort -V | tail -n 1)"
+[[ -n $metastore_jar && -n $hive_common_jar ]] || fail "no hive-metastore or hive-common jar in $SPARK_HOME/jars"
+# The schema version Hive records (MetaStoreSchemaInfo.getHiveSchemaVersion: hive-common's
+# HiveVersionAnnotation shortVersion, 2.3.0 for Hive 2.3.10).
+hive_schema_version="$(jar_entry "$hive_common_jar" org/apache/hive/common/package-info.class |
+  tr -cs '[:print:]' '\n' | sed -n '/^shortVersion$/{n;p;q}')"
+[[ $hive_schema_version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "no Hive schema version in $hive_common_jar"
+# The tables package.jdo maps (44 for Hive 2.3; an embedded-only class has none of its own), in
+# capitals as DataNucleus names them on Postgres: a schema is checked complete without a JVM.
+mapfile -t metastore_tables < <(jar_entry "$metastore_jar" package.jdo | grep 'table="' | grep -v 'embedded-only="true"' |
+  grep -o 'table="[^"]*"' | sed 's/^table="//; s/"$//' | tr '[:lower:]' '[:upper:]' | sort -u)
+((${#metastore_tables[@]} > 0)) || fail "no tables in $metastore_jar's package.jdo"
+# Not in package.jdo: DataNucleus' table of the next ids (Hive's value strategy "increment"), which a
+# client would otherwise create when it first stores something (with autoCreateAll off, too).
+metastore_tables+=(SEQUENCE_TABLE)
+
+schema_complete() { # our Postgres: all tables there and the version recorded; another database: our marker
+  if se_external_metastore; then
+    [[ -s $SE_PG_READY && $(head -n 1 "$SE_PG_READY") == "$metastore_url" ]]
+    return
+  fi
+  local names present
+  names="$(printf "'%s'," "${metastore_tables[@]}")"
+  present="$(psql_ -d "$SE_METASTORE_DB" -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = '$metastore_user'
+    AND tablename IN (${names%,})")"
+  [[ $present == "${#metastore_tables[@]}" ]] || return 1
+  [[ $(psql_ -d "$SE_METASTORE_DB" -c 'SELECT count(*) FROM "VERSION"') == 1 ]]
+}
+
+create_schema() {
+  local driver status=0 jars_dir="${GOVLAKE_JARS_DIR:-$GOVLAKE_REPO/.jars}"
+  local props="$SE_SECRETS/metastore-schema.properties" log="$SE_LOG_DIR/metastore-schema.log"
+  driver="$(find "$jars_dir/" -maxdepth 1 -name 'postgresql-*.jar' | sort -V | tail -n 1)"
+  [[ -n $driver ]] || fail "no Postgres JDBC driver in $jars_dir: run bash infra/install.sh"
+  jar_entry "$metastore_jar" package.jdo >"$SE_CONF_DIR/package.jdo"
+  # DataNucleus settings as Hive 2.3's ObjectStore has them (HiveConf's defaults), so SchemaTool names
+  # and types everything as the clients expect. The password in a 0600 file, not on the command line.
+  (
+    umask 077
+    cat >"$props" <<EOF
+datanucleus.ConnectionDriverName=org.postgresql.Driver
+datanucleus.ConnectionURL=$metastore_url
+datanucleus.ConnectionUserName=$metastore_user
+datanucleus.ConnectionPassword=$metastore_password
+datanucleus.storeManagerType=rdbms
+datanucleus.identifierFactory=datanucleus1
+datanucleus.rdbms.useLegacyNativeValueStrategy=true
+datanucleus.rdbms.initializeColumnInfo=NONE
+datanucleus.transactionIsolation=read-committed
+datanucleus.plugin.pluginRegistryBundleCheck=LOG
+EOF
+  )
+  echo "sql-endpoint: creating the metastore's schema (${#metastore_tables[@]} tables, Hive schema $hive_schema_version; log $log)"
+  (cd "$SE_LOG_DIR" && exec "${JAVA_HOME:+$JAVA_HOME/bin/}java" -Xmx512m -cp "$SPARK_HOME/jars/*:$driver" \
+    org.datanucleus.store.schema.SchemaTool -api JDO -create -props "$props" "$SE_CONF_DIR/package.jdo" \
+    >"$log" 2>&1 </dev/null 9>&-) || status=$?
+  rm -f "$props"
+  ((status == 0)) || fail "DataNucleus SchemaTool failed (exit $status)" "$log"
+}
+
+if schema_complete; then
+  echo "sql-endpoint: the metastore's schema is complete"
+else
+  create_schema
+  if ! se_external_metastore; then # someone else's database: these two are left to its first client
+    # As the metastore's user (psql_ logs in as `postgres`), so the table is its own; the definition
+    # DataNucleus 4.1 gave it when a client created it.
+    psql_ -d "$SE_METASTORE_DB" -c "SET ROLE $metastore_user" \
+      -c 'CREATE TABLE IF NOT EXISTS "SEQUENCE_TABLE" ("SEQUENCE_NAME" varchar(255) NOT NULL, "NEXT_VAL" bigint NOT NULL,
+            CONSTRAINT "SEQUENCE_TABLE_PK" PRIMARY KEY ("SEQUENCE_NAME"))' \
+      -c "INSERT INTO \"VERSION\" (\"VER_ID\", \"SCHEMA_VERSION\", \"VERSION_COMMENT\")
+            SELECT 1, '$hive_schema_version', 'infra/sql-endpoint/start.sh (DataNucleus SchemaTool)'
+            WHERE NOT EXISTS (SELECT 1 FROM \"VERSION\")" >/dev/null
+  fi
+  echo "$metastore_url" >"$SE_PG_READY"
+  schema_complete || fail "the metastore's schema is incomplete after SchemaTool" "$SE_LOG_DIR/metastore-schema.log"
+fi
+
 # ------------------------------------------------------------------ logins
 export GOVLAKE_THRIFT_USERS_FILE="$SE_USERS"
 if [[ ! -s $SE_USERS ]]; then
@@ -123,12 +215,8 @@ wait_port() { # name port
   done
 }
 
-# The Thrift server alone may create the metastore's tables (DataNucleus, once; a no-op after):
-# it starts first and the Connect server waits for it, so two JVMs never race to create them.
-start_server thrift org.apache.spark.sql.hive.thriftserver.HiveThriftServer2 "$SE_THRIFT_PORT" \
-  "spark.hadoop.datanucleus.schema.autoCreateAll=true"
+start_server thrift org.apache.spark.sql.hive.thriftserver.HiveThriftServer2 "$SE_THRIFT_PORT"
 wait_port thrift "$SE_THRIFT_PORT"
-date -u +%FT%TZ >"$SE_PG_READY"
 (
   export SPARK_CONNECT_AUTHENTICATE_TOKEN="$connect_token" # the Connect server's JVM only
   start_server connect org.apache.spark.sql.connect.service.SparkConnectServer "$SE_CONNECT_PORT"
