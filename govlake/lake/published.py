@@ -62,6 +62,11 @@ class Publication:
         earlier = json.loads(self.summary).get("same_data_as", [])
         return (self.delta_version, *(int(v) for v in earlier))
 
+    def covers(self, version: int, inputs: Mapping[str, int]) -> bool:
+        """This publication already stands for ``version`` built from ``inputs`` (no inputs named:
+        the version alone): a gate has nothing to validate or publish again."""
+        return self.delta_version == version and (not inputs or dict(self.inputs) == dict(inputs))
+
 
 @dataclass(frozen=True)
 class Pins(Mapping[str, int | None]):

@@ -69,6 +69,7 @@ def gate_marts(lake: Lake, step: str, tables: tuple[str, ...], built: Mapping[st
     nodes = {n["unique_id"]: n for n in counts["nodes"]}
     run_id = str(built.get("run_id") or "")
     in_force = lake.publications()
+    inputs = built.get("inputs") or {}  # the pinned silver versions this build read
     now = datetime.now(UTC)
     outcomes: list[ValidationOutcome] = []
     already: list[str] = []
@@ -103,9 +104,7 @@ def gate_marts(lake: Lake, step: str, tables: tuple[str, ...], built: Mapping[st
             row_count=None,
             expectations=tuple(expectations),
         )
-        inputs = built.get("inputs") or {}
-        unchanged = table_id in in_force and in_force[table_id].delta_version == version
-        if unchanged and outcome.passed and (not inputs or in_force[table_id].inputs == inputs):
+        if outcome.passed and table_id in in_force and in_force[table_id].covers(version, inputs):
             already.append(table_id)
         else:
             outcomes.append(outcome)
@@ -126,7 +125,7 @@ def gate_marts(lake: Lake, step: str, tables: tuple[str, ...], built: Mapping[st
                 expectations=tuple(_expectation(n) for n in failed_nodes),
             )
         )
-    published = settle(lake, outcomes, built.get("inputs") or {})
+    published = settle(lake, outcomes, inputs)
     if published or already:
         promote_docs(lake)
     return GateResult(

@@ -132,11 +132,7 @@ def gate_tables(
         version = lake.latest_version(table_id)
         if version is None:
             absent.append(table_id)
-        elif (
-            table_id in in_force
-            and in_force[table_id].delta_version == version
-            and (not inputs or in_force[table_id].inputs == inputs)
-        ):
+        elif table_id in in_force and in_force[table_id].covers(version, inputs):
             already.append(table_id)
         else:
             judged[table_id] = version

@@ -20,7 +20,7 @@ def _govlake(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     )
 
 
-def _one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
+def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -30,28 +30,29 @@ def _one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
 
 def test_unknown_source_and_library(tmp_path):
     lake = {"GOVLAKE_STORAGE_ROOT": str(tmp_path / "lake")}
-    _one_line_error(
+    assert_one_line_error(
         _govlake("ingest", "--source", "no_such_source", env=lake), "unknown source", "no_such_source"
     )
-    _one_line_error(_govlake("silver", "--library", "marts", env=lake), "unknown library", "population")
+    assert_one_line_error(_govlake("silver", "--library", "marts", env=lake), "unknown library", "population")
 
 
 def test_configuration_errors(tmp_path):
-    _one_line_error(_govlake("config", env={"GOVLAKE_STORAGE_ROOT": "s3://bucket/x"}), "s3a://")
-    _one_line_error(_govlake("graph", env={"GOVLAKE_STORAGE_ROOT": "s3a://bucket/x"}), "AWS_ACCESS_KEY_ID")
+    assert_one_line_error(_govlake("config", env={"GOVLAKE_STORAGE_ROOT": "s3://bucket/x"}), "s3a://")
+    unsigned = _govlake("graph", env={"GOVLAKE_STORAGE_ROOT": "s3a://bucket/x"})
+    assert_one_line_error(unsigned, "AWS_ACCESS_KEY_ID")
     bad = tmp_path / "sources.yaml"
     bad.write_text("datasets: {}\nsources: [{id: Bad-Id}]\n", encoding="utf-8")
-    _one_line_error(_govlake("graph", env={"GOVLAKE_REGISTRY": str(bad)}), "Bad-Id", "snake_case")
+    assert_one_line_error(_govlake("graph", env={"GOVLAKE_REGISTRY": str(bad)}), "Bad-Id", "snake_case")
 
 
 def test_missing_jars(tmp_path):
     env = {"GOVLAKE_STORAGE_ROOT": str(tmp_path / "lake"), "GOVLAKE_JARS_DIR": str(tmp_path / "no-jars")}
-    _one_line_error(_govlake("smoke", env=env), "no Delta jar", "install")
+    assert_one_line_error(_govlake("smoke", env=env), "no Delta jar", "install")
 
 
 def test_demo_refuses_a_configured_lake(tmp_path):
     result = _govlake("demo", "--scale", "20", env={"GOVLAKE_STORAGE_ROOT": str(tmp_path / "real-lake")})
-    _one_line_error(result, "refusing to write synthetic citizens", "--on-configured-lake")
+    assert_one_line_error(result, "refusing to write synthetic citizens", "--on-configured-lake")
     assert not (tmp_path / "real-lake").exists()
 
 
