@@ -96,22 +96,40 @@ def endpoint(built_lake) -> Iterator[Endpoint]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def refresh(endpoint: Endpoint) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [str(REPO_ROOT / ".venv" / "bin" / "govlake"), "sql", "refresh"],
-        env=endpoint.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+@dataclass
+class Step:
+    """A ``govlake sql refresh`` running in its own process; its output goes to a file (a pipe the
+    test does not read while it queries would fill up and stall the step's logging)."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def finish(self, timeout: float = 300) -> tuple[int, str]:
+        returncode = self.process.wait(timeout=timeout)
+        return returncode, self.log.read_text(encoding="utf-8", errors="replace")
+
+
+def refresh(endpoint: Endpoint) -> Step:
+    log = endpoint.folder / "logs" / f"refresh-{secrets.token_hex(3)}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(REPO_ROOT / ".venv" / "bin" / "govlake"), "sql", "refresh"],
+            env=endpoint.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return Step(process, log)
 
 
 @pytest.fixture(scope="module")
 def named(endpoint: Endpoint) -> str:
     """The first ``govlake sql refresh``: its output."""
-    process = refresh(endpoint)
-    output, _ = process.communicate(timeout=300)
-    assert process.returncode == 0, output
+    returncode, output = refresh(endpoint).finish()
+    assert returncode == 0, output
     return output
 
 
@@ -216,8 +234,8 @@ def test_both_servers_answer_while_a_step_repoints_the_names(
             answered_during_step += 1
     finally:
         session.stop()
-        output, _ = step.communicate(timeout=300)
-    assert step.returncode == 0, output
+        returncode, output = step.finish()
+    assert returncode == 0, output
     assert answered_during_step >= 1, "the step ended before any query ran beside it"
 
 
@@ -253,6 +271,5 @@ def test_housekeeping_repoints_the_names_of_what_it_republishes(
         expected = built_lake.lake.read_published(SILVER).count()
         assert thrift_rows(endpoint, f"SELECT count(*) FROM {SILVER_VIEW}") == [(expected,)]
     finally:
-        restore = refresh(endpoint)
-        output, _ = restore.communicate(timeout=300)
-        assert restore.returncode == 0, output
+        returncode, output = refresh(endpoint).finish()
+        assert returncode == 0, output
