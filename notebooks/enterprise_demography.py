@@ -15,9 +15,8 @@
 # industry section (the enterprise demography mart, at its published version).
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
+# The kernel's inline backend turns each plt.show() into a PNG output (the page embeds it);
+# forcing "Agg" here would leave the notebook without charts.
 import matplotlib.pyplot as plt
 from IPython.display import display
 

@@ -17,9 +17,8 @@
 # (jupytext pairs this file with a notebook).
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
+# The kernel's inline backend turns each plt.show() into a PNG output (the page embeds it);
+# forcing "Agg" here would leave the notebook without charts.
 import matplotlib.pyplot as plt
 from IPython.display import display
 
