@@ -204,8 +204,14 @@ def test_connect_needs_its_token_and_serves_silver(built_lake, endpoint: Endpoin
     from pyspark.sql.connect.session import SparkSession as ConnectSession
 
     wrong = endpoint.connect_url.split(";token=")[0] + ";token=" + secrets.token_urlsafe(24)
-    with pytest.raises(Exception, match=r"(?i)unauthenticated|token|auth"):
-        ConnectSession.builder.remote(wrong).create().sql("SELECT 1").collect()
+    refused = ConnectSession.builder.remote(wrong).create()
+    try:
+        with pytest.raises(Exception, match=r"(?i)unauthenticated|token|auth"):
+            refused.sql("SELECT 1").collect()
+    finally:
+        # A client never stopped calls the server again at interpreter exit, and retries for
+        # minutes once the server is gone: the test process would hang after its last test.
+        refused.stop()
     session = ConnectSession.builder.remote(endpoint.connect_url).create()
     try:
         got = session.sql(f"SELECT count(*) AS n FROM {SILVER_VIEW}").collect()[0]["n"]
