@@ -59,6 +59,7 @@ LOCAL_ONLY = {
     "spark.dynamicAllocation.maxExecutors": "size",
     "spark.sql.shuffle.partitions": "size",
     "spark.databricks.delta.snapshotPartitions": "size",
+    "spark.sql.sources.parallelPartitionDiscovery.parallelism": "size",
 }
 LOCAL_SIZES = {
     "spark.driver.memory": "1g",
@@ -67,6 +68,7 @@ LOCAL_SIZES = {
     "spark.dynamicAllocation.maxExecutors": "2",
     "spark.sql.shuffle.partitions": "8",
     "spark.databricks.delta.snapshotPartitions": "2",
+    "spark.sql.sources.parallelPartitionDiscovery.parallelism": "8",
 }
 
 

@@ -44,10 +44,11 @@ def test_sizing_is_left_to_the_site_on_a_cluster(jars_dir: Path):
     sizing = (
         "spark.sql.shuffle.partitions",
         "spark.databricks.delta.snapshotPartitions",
+        "spark.sql.sources.parallelPartitionDiscovery.parallelism",
         "spark.driver.memory",
     )
     local = _conf("local[2]", jars_dir)
-    assert [local[key] for key in sizing] == ["8", "2", "4g"]
+    assert [local[key] for key in sizing] == ["8", "2", "8", "4g"]
     cluster = _conf("spark://127.0.0.1:7077", jars_dir)
     assert not [key for key in sizing if key in cluster]
     # What makes a Delta job correct is the same everywhere.
