@@ -19,6 +19,17 @@ from lakehelpers import settings_at
 os.environ["GOVLAKE_PERSON_ID_KEY"] = secrets.token_hex(32)
 
 
+#: Markers of the tests that start servers or run the pipeline end to end (see pyproject's markers).
+HEAVY_MARKERS = ("objectstore", "airflow", "slow", "cluster", "sqlserver")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The fast unit tier first, then the heavy tests, each in collection order: a broken rule shows
+    in the first minutes of CI, not after the end-to-end runs. No module mixes the two tiers, so no
+    module fixture is set up twice."""
+    items.sort(key=lambda item: any(item.get_closest_marker(m) for m in HEAVY_MARKERS))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def share_keys_for_tests() -> None:
     """Throw-away sharing keys: the share step needs them on every lake but the embedded one."""
