@@ -24,6 +24,8 @@
 _govlake_sc_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 GOVLAKE_REPO="$(cd "$_govlake_sc_dir/../.." && pwd)"
 unset _govlake_sc_dir
+# shellcheck source=../lib/pids.sh
+source "$GOVLAKE_REPO/infra/lib/pids.sh"
 
 SC_DIR="${GOVLAKE_SPARK_CLUSTER_DIR:-$GOVLAKE_REPO/.run/spark-cluster}"
 SC_CONF_DIR="$SC_DIR/conf"
@@ -69,18 +71,8 @@ sc_components() {                                            # master worker-1 .
   for ((i = 1; i <= SC_WORKERS; i++)); do echo "worker-$i"; done
 }
 
-sc_alive() {  # pid -> is it running (a zombie is not)
-  [[ -r /proc/$1/status ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
-}
-
-sc_pid() {  # component -> its pid if it is running, else fails
-  local pid pidfile="$SC_PID_DIR/$1.pid"
-  [[ -s $pidfile ]] || return 1
-  pid="$(<"$pidfile")"
-  [[ $pid =~ ^[0-9]+$ ]] && sc_alive "$pid" || return 1
-  # A recycled pid is not ours: the command line must name this cluster's properties file.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--properties-file $SC_PROPERTIES " || return 1
-  echo "$pid"
+sc_pid() { # component -> its pid if it runs, else fails
+  pid_from_file "$SC_PID_DIR/$1.pid" "--properties-file $SC_PROPERTIES "
 }
 
 sc_group_alive() { kill -0 -- "-$1" 2>/dev/null; } # process group (a daemon and its executors)

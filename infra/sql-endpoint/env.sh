@@ -35,6 +35,8 @@
 _govlake_se_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 GOVLAKE_REPO="$(cd "$_govlake_se_dir/../.." && pwd)"
 unset _govlake_se_dir
+# shellcheck source=../lib/pids.sh
+source "$GOVLAKE_REPO/infra/lib/pids.sh"
 
 SE_DIR="${GOVLAKE_SQL_ENDPOINT_DIR:-$GOVLAKE_REPO/.run/sql-endpoint}"
 mkdir -p "$SE_DIR"
@@ -86,18 +88,8 @@ se_external_metastore() { # is the metastore someone else's (GOVLAKE_METASTORE_U
   [[ -n ${GOVLAKE_METASTORE_URL:-} && ${GOVLAKE_METASTORE_URL} != "jdbc:postgresql://127.0.0.1:$SE_PG_PORT/$SE_METASTORE_DB" ]]
 }
 
-se_alive() { # pid -> running and not a zombie
-  [[ -r /proc/$1/status ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
-}
-
 se_pid() { # server (thrift|connect) -> its pid if it runs, else fails
-  local pid pidfile="$SE_PID_DIR/$1.pid"
-  [[ -s $pidfile ]] || return 1
-  pid="$(<"$pidfile")"
-  [[ $pid =~ ^[0-9]+$ ]] && se_alive "$pid" || return 1
-  # A recycled pid is not ours: the command line must name this endpoint's properties file.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$SE_CONF_DIR/$1.properties" || return 1
-  echo "$pid"
+  pid_from_file "$SE_PID_DIR/$1.pid" "$SE_CONF_DIR/$1.properties"
 }
 
 se_pg_running() { # is our Postgres cluster running?

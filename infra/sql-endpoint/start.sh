@@ -209,7 +209,7 @@ wait_port() { # name port
   # check, which a loaded machine can run before the forked subshell has exec'd spark-submit.
   pid="$(<"$SE_PID_DIR/$1.pid")"
   until se_port_open "$2"; do
-    se_alive "$pid" || fail "the $1 server exited" "$log"
+    pid_alive "$pid" || fail "the $1 server exited" "$log"
     ((SECONDS < deadline)) || fail "the $1 server did not listen on 127.0.0.1:$2 within ${SE_START_TIMEOUT}s" "$log"
     sleep 1
   done
