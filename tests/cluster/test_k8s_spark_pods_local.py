@@ -21,9 +21,7 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 import time
-import types
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -217,14 +215,10 @@ def test_thrift_server_command_serves_sql_over_jdbc(cluster: Cluster, lake: Path
 
 
 def _connect_protos() -> tuple[Any, Any]:
-    """Spark Connect's generated gRPC modules, without pyspark.sql.connect's client checks (which
-    want grpcio-status, not installed: this test speaks the protocol itself)."""
-    root = SPARK_HOME / "sql" / "connect"
-    for name, folder in (("pyspark.sql.connect", root), ("pyspark.sql.connect.proto", root / "proto")):
-        if name not in sys.modules:
-            module = types.ModuleType(name)
-            module.__path__ = [str(folder)]
-            sys.modules[name] = module
+    """Spark Connect's generated gRPC modules (this test speaks the protocol itself, below the client).
+
+    The real package, not stand-in modules planted in ``sys.modules``: those outlived the test and
+    broke every later ``pyspark.sql.connect`` import in the same process (tests/sql's client)."""
     base = importlib.import_module("pyspark.sql.connect.proto.base_pb2")
     return base, importlib.import_module("pyspark.sql.connect.proto.base_pb2_grpc")
 
