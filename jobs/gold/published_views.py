@@ -53,13 +53,19 @@ def _quoted_path(path: str) -> str:
 
 
 def create_view(spark: SparkSession, lake: Lake, table_id: str, version: int) -> View:
-    """``<schema>.<name>`` over ``table_id`` at ``version`` (replacing a view of the same name)."""
+    """``<schema>.<name>`` over ``table_id`` at ``version``, replacing a view of the same name.
+
+    An existing view is altered in place (``ALTER VIEW ... AS``: one metastore update), not
+    re-created: Spark's ``CREATE OR REPLACE VIEW`` drops the view and creates it again, and a query
+    of the SQL endpoint that lands in between finds no such table (seen in tests/sql).
+    """
     schema, name = view_name(table_id)
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS `{schema}`")
-    spark.sql(
-        f"CREATE OR REPLACE VIEW `{schema}`.`{name}` AS "
-        f"SELECT * FROM delta.`{_quoted_path(lake.path(table_id))}` VERSION AS OF {int(version)}"
-    )
+    query = f"SELECT * FROM delta.`{_quoted_path(lake.path(table_id))}` VERSION AS OF {int(version)}"
+    if spark.catalog.tableExists(f"`{schema}`.`{name}`"):
+        spark.sql(f"ALTER VIEW `{schema}`.`{name}` AS {query}")
+    else:
+        spark.sql(f"CREATE OR REPLACE VIEW `{schema}`.`{name}` AS {query}")
     return View(table_id, schema, name, int(version))
 
 
