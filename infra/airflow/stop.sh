@@ -10,7 +10,8 @@ run_dir="$AIRFLOW_HOME/run"
 exec 9>"$run_dir/lock"
 flock 9
 
-group_alive() { kill -0 -- "-$1" 2>/dev/null; }
+# shellcheck source=../lib/pids.sh
+source "$here/../lib/pids.sh"
 
 # Scheduler first (no new work), api-server last (running tasks report through it).
 for c in scheduler triggerer dag-processor api-server; do

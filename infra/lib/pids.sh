@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Pid files of the project's local servers (sourced by infra/spark-cluster/env.sh and
-# infra/sql-endpoint/env.sh): a server is found by its pid file, and only if that process still runs.
+# Pids of the project's local servers (sourced by infra/spark-cluster/env.sh,
+# infra/sql-endpoint/env.sh and infra/airflow/stop.sh): a server is found by its pid file, and only
+# if that process still runs; stopping waits for its whole process group.
 
 pid_alive() { # pid -> running and not a zombie
   [[ -r /proc/$1/status ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
@@ -14,4 +15,8 @@ pid_from_file() { # pidfile marker -> the pid it names if that process runs, els
   # A recycled pid is not ours: its command line must hold the marker (the server's own conf file).
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker" || return 1
   echo "$pid"
+}
+
+group_alive() { # pid -> does any process of its group run (a daemon and its workers or executors)
+  kill -0 -- "-$1" 2>/dev/null
 }

@@ -75,7 +75,6 @@ sc_pid() { # component -> its pid if it runs, else fails
   pid_from_file "$SC_PID_DIR/$1.pid" "--properties-file $SC_PROPERTIES "
 }
 
-sc_group_alive() { kill -0 -- "-$1" 2>/dev/null; } # process group (a daemon and its executors)
 
 sc_master_json() {  # the master's state as JSON, or fails
   curl -sf -m 3 "$SC_MASTER_UI_URL/json/" 2>/dev/null

@@ -26,11 +26,11 @@ for pidfile in "${pidfiles[@]}"; do
   if pid="$(sc_pid "$c")"; then
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     deadline=$((SECONDS + stop_timeout))
-    while sc_group_alive "$pid" && ((SECONDS < deadline)); do sleep 0.2; done
-    if sc_group_alive "$pid"; then
+    while group_alive "$pid" && ((SECONDS < deadline)); do sleep 0.2; done
+    if group_alive "$pid"; then
       echo "spark-cluster: $c still running after ${stop_timeout}s; killing process group $pid" >&2
       kill -KILL -- "-$pid" 2>/dev/null || true
-      while sc_group_alive "$pid"; do sleep 0.1; done
+      while group_alive "$pid"; do sleep 0.1; done
     fi
     echo "spark-cluster: $c stopped (pid $pid)"
     stopped=$((stopped + 1))

@@ -14,7 +14,7 @@ stop_server() { # name
   echo "sql-endpoint: stopping the $1 server (pid $pid)"
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
   local until=$((SECONDS + SE_STOP_TIMEOUT))
-  while pid_alive "$pid" || se_group_alive "$pid"; do
+  while pid_alive "$pid" || group_alive "$pid"; do
     if ((SECONDS >= until)); then
       echo "sql-endpoint: the $1 server did not stop in ${SE_STOP_TIMEOUT}s: killing it" >&2
       kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
