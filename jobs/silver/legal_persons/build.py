@@ -141,8 +141,9 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
         ]
 
     def mixed_identifiers(column: str) -> list:
-        """uscc .. registration_no from a column that may hold a USCC or a legacy identifier."""
-        i = legal_id(F.col(column))
+        """uscc .. registration_no from a column that may hold a USCC or a legacy identifier (its
+        :func:`legal_id` evaluated once into ``_legal_id`` by :func:`with_legal_id`)."""
+        i = F.col("_legal_id")
         return [
             F.when(i.is_valid & (i.kind == "USCC"), i.id).alias("uscc"),
             F.col(column).alias("uscc_raw"),
@@ -153,23 +154,35 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
             F.when(i.is_valid & (i.kind == "REGISTRATION_NO"), i.id).alias("registration_no"),
         ]
 
+    def with_legal_id(df: DataFrame, column: str) -> DataFrame:
+        return df.select("*", legal_id(F.col(column)).alias("_legal_id"))
+
+    # A rule whose result is read several times is evaluated once into a column, and the next
+    # projection reads its fields: read through a Column, each field access would copy the rule's
+    # whole expression (see jobs.silver.population.records.standardize_mentions, measured there).
     frames = []
     if "enterprise_registration" in bronze:
-        df = bronze["enterprise_registration"]
-        u, o, g = (
-            uscc(F.col("uscc")),
-            org_code(F.col("organization_code")),
-            registration_no(F.col("registration_no")),
+        df = bronze["enterprise_registration"].select(
+            "*",
+            uscc(F.col("uscc")).alias("_uscc"),
+            org_code(F.col("organization_code")).alias("_org_code"),
+            registration_no(F.col("registration_no")).alias("_registration_no"),
+            citizen_id(F.col("legal_representative_id_number")).alias("_representative_id"),
+            industry_code(F.col("industry_code")).alias("_industry"),
         )
-        rep = citizen_id(F.col("legal_representative_id_number"))
-        industry = industry_code(F.col("industry_code"))
+        u, o, g = F.col("_uscc"), F.col("_org_code"), F.col("_registration_no")
+        rep, industry = F.col("_representative_id"), F.col("_industry")
         # the district sent, else the one in the USCC (where it was issued, maybe abolished since)
-        admin = admin_code(
-            F.coalesce(
-                F.when(F.col("admin_code").rlike(r"^\d{6}$"), F.col("admin_code")),
-                F.when(u.is_valid, u.admin_code),
-            )
+        df = df.select(
+            "*",
+            admin_code(
+                F.coalesce(
+                    F.when(F.col("admin_code").rlike(r"^\d{6}$"), F.col("admin_code")),
+                    F.when(u.is_valid, u.admin_code),
+                )
+            ).alias("_admin"),
         )
+        admin = F.col("_admin")
         frames.append(
             df.select(
                 *base(df, "enterprise"),
@@ -199,7 +212,7 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
             )
         )
     if "taxpayer_registry" in bronze:
-        df = bronze["taxpayer_registry"]
+        df = with_legal_id(bronze["taxpayer_registry"], "taxpayer_id")
         frames.append(
             df.select(
                 *base(df, "taxpayer"),
@@ -221,8 +234,11 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
             )
         )
     if "social_insurance_enrollment" in bronze:
-        df = bronze["social_insurance_enrollment"].where(
-            F.col("employer_uscc").isNotNull() | F.col("employer_name").isNotNull()
+        df = with_legal_id(
+            bronze["social_insurance_enrollment"].where(
+                F.col("employer_uscc").isNotNull() | F.col("employer_name").isNotNull()
+            ),
+            "employer_uscc",
         )
         nulls = [
             "legal_representative_name",

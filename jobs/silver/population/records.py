@@ -177,7 +177,16 @@ def _mentions(bronze: DataFrame, dataset: str, row_key: Sequence[str] = ()) -> D
 
 
 def standardize_mentions(mentions: DataFrame, date_formats: Sequence[str]) -> DataFrame:
-    """Apply the population rules to raw mentions: the columns the base library and matching use."""
+    """Apply the population rules to raw mentions: the columns the base library and matching use.
+
+    Two projections: the rules whose results are read several times (the ID number's struct feeds
+    eight columns) are evaluated once each into a column, and the second projection reads their
+    fields. Read through a Column instead, each field access copies the rule's whole expression:
+    the single projection this replaced held 62 higher-order functions instead of 20 and took 41 s
+    instead of 5 s on 3,708 mentions (same rows out, measured on one lake, warm session). Spark
+    keeps the two projections apart (CollapseProject does not inline an expression that is read
+    more than once unless it is cheap).
+    """
     from pyspark.sql import functions as F
 
     from jobs.silver.rules.admin_codes import admin_code
@@ -186,15 +195,20 @@ def standardize_mentions(mentions: DataFrame, date_formats: Sequence[str]) -> Da
     from jobs.silver.rules.phones import phone as parse_phone
     from jobs.silver.rules.text import clean_spaces, fold_fullwidth, normalize_person_name
 
-    idn = citizen_id(F.col("id_number_raw"))
-    partner = citizen_id(F.col("partner_id_number_raw"))
-    stated_birth = parse_date(F.col("birth_date_raw"), date_formats).getField("date")
-    checks = id_cross_checks(idn, stated_birth, F.col("sex_raw"))
-    phone = parse_phone(F.col("phone_raw"))
     sent_code = F.regexp_replace(fold_fullwidth(F.col("admin_code_raw")), r"\s", "")
-    # the code as sent may be abolished since (320602 on a 2018 birth): kept, and its successor used
-    admin = admin_code(F.when(sent_code.rlike(r"^\d{6}$"), sent_code))
-    return mentions.select(
+    evaluated = mentions.select(
+        "*",
+        citizen_id(F.col("id_number_raw")).alias("_id"),
+        citizen_id(F.col("partner_id_number_raw")).alias("_partner_id"),
+        parse_date(F.col("birth_date_raw"), date_formats).getField("date").alias("_stated_birth"),
+        parse_phone(F.col("phone_raw")).alias("_phone"),
+        # the code as sent may be abolished since (320602 on a 2018 birth): kept, and its successor used
+        admin_code(F.when(sent_code.rlike(r"^\d{6}$"), sent_code)).alias("_admin"),
+    )
+    idn, partner, admin = F.col("_id"), F.col("_partner_id"), F.col("_admin")
+    stated_birth = F.col("_stated_birth")
+    checks = id_cross_checks(idn, stated_birth, F.col("sex_raw"))
+    return evaluated.select(
         "record_key",
         "record_identity",
         "dataset",
@@ -220,7 +234,7 @@ def standardize_mentions(mentions: DataFrame, date_formats: Sequence[str]) -> Da
         admin.is_historical.alias("admin_code_historical"),
         idn.admin_code.alias("birthplace_code"),  # from the ID: where the person was first registered
         clean_spaces(fold_fullwidth(F.col("address_raw"))).alias("address"),
-        phone.getField("phone").alias("phone"),
+        F.col("_phone").getField("phone").alias("phone"),
         clean_spaces(F.col("ethnicity_raw")).alias("ethnicity"),
         parse_date(F.col("death_date_raw"), date_formats).getField("date").alias("death_date"),
         F.when(partner.is_valid, partner.id).alias("partner_id_number"),
