@@ -75,7 +75,6 @@ sc_pid() { # component -> its pid if it runs, else fails
   pid_from_file "$SC_PID_DIR/$1.pid" "--properties-file $SC_PROPERTIES "
 }
 
-
 sc_master_json() {  # the master's state as JSON, or fails
   curl -sf -m 3 "$SC_MASTER_UI_URL/json/" 2>/dev/null
 }

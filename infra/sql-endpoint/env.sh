@@ -98,7 +98,6 @@ se_pg_running() { # is our Postgres cluster running?
 
 se_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-
 se_lock() { # one start/stop at a time per endpoint folder
   exec 9>"$SE_DIR/lock"
   flock 9
