@@ -477,7 +477,7 @@ def _run(
     from govlake.lake import Lake
     from govlake.registry import load_registry
     from govlake.spark import get_spark, stop_spark
-    from jobs.pipeline.graph import pipeline_graph
+    from jobs.pipeline.graph import StepKind, pipeline_graph
     from jobs.silver.population.match_report import write_match_report
     from synthetic.deliver import deliver_extracts
 
@@ -524,9 +524,9 @@ def _run(
         finish(result, started)
         save(result)
 
-    ingest_steps = [st for st in graph.steps if st.kind.value == "ingest"]
-    later_steps = [st for st in graph.data_steps if st.kind.value != "ingest"]
-    housekeeping = [st for st in graph.steps if st not in graph.data_steps]
+    ingest_steps = list(graph.of_kind(StepKind.INGEST))
+    later_steps = [st for st in graph.data_steps if st.kind is not StepKind.INGEST]
+    housekeeping = list(graph.of_kind(StepKind.MAINTENANCE))
     try:
         floor_before = floor_seconds(spark, files, scratch)
         result["floor"] = {
