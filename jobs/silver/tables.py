@@ -5,7 +5,9 @@ pinned); a build reads only its own outputs as they are (to compare with what it
 silver table is rebuilt from a full snapshot of its inputs, so each write says what a key missing
 from the snapshot means (``delete_missing`` for plain tables, a closed version for SCD2 histories in
 :mod:`jobs.silver.history`). The two entity libraries (population, legal persons) end the same way —
-records, crosswalk, golden history — which :func:`write_entity_library` does once.
+records, crosswalk, golden history — which :func:`write_entity_library` does once. A build that
+knows how its records snapshot differs from the table (an incremental standardization:
+:class:`RecordChanges`) writes only that difference instead of comparing the snapshot row by row.
 """
 
 from __future__ import annotations
@@ -37,6 +39,17 @@ def read_own(ctx: StepContext, table_id: str) -> DataFrame | None:
     return delta.read_latest(ctx.spark, ctx.path(table_id))
 
 
+def read_own_pinned(ctx: StepContext, table_id: str) -> DataFrame | None:
+    """A table this step writes, pinned at its newest version now (None on a fresh lake).
+
+    Unlike :func:`read_own`, the frame does not follow the table: a Delta read is resolved again
+    at every action, so a frame read before the build writes the table would otherwise see the
+    build's own rows when it is evaluated after the write.
+    """
+    version = delta.latest_version(ctx.spark, ctx.path(table_id))
+    return None if version is None else delta.read_version(ctx.spark, ctx.path(table_id), version)
+
+
 def upsert_changed(
     spark: SparkSession,
     path: str,
@@ -44,11 +57,14 @@ def upsert_changed(
     key: Sequence[str],
     *,
     delete_missing: bool,
+    deleted: DataFrame | None = None,
 ) -> dict[str, int]:
     """MERGE the rows of ``df`` that are new or differ from the table's row with the same key.
 
     ``delete_missing``: ``df`` is the whole table (a snapshot), so a table row whose key is not in
     ``df`` is deleted. Otherwise ``df`` is only some keys and the others are left alone.
+    ``deleted`` (a frame with the key columns): keys to delete besides (counted only where the
+    table holds them), in the same commit.
 
     Rows equal to what the table holds are filtered out first; when nothing is left to insert,
     update or delete, the table is not touched at all (no commit, no data file), which is what
@@ -78,6 +94,9 @@ def upsert_changed(
         # Only the key of a vanished row matters: the other columns are NULL.
         vanished = table.select(*key).join(incoming.select(*key), list(key), "left_anti")
         staged = staged.unionByName(vanished.withColumn(_ACTION, F.lit("deleted")), allowMissingColumns=True)
+    if deleted is not None:
+        held = table.select(*key).join(deleted.select(*key).distinct(), list(key), "left_semi")
+        staged = staged.unionByName(held.withColumn(_ACTION, F.lit("deleted")), allowMissingColumns=True)
     staged = staged.cache()
     try:
         by_action = dict.fromkeys(("inserted", "updated", "deleted"), 0)
@@ -116,6 +135,27 @@ class EntityLibrary:
         return f"silver.{self.name}.{table}"
 
 
+@dataclass(frozen=True)
+class RecordChanges:
+    """How a library's records snapshot differs from its records table, when the build knows it.
+
+    ``added``: records of keys the table does not hold yet (the newly standardized files);
+    ``removed``: keys (a ``record_key`` frame) of records to delete (files gone from bronze). The
+    build guarantees that the snapshot is the table's rows minus ``removed`` plus ``added``.
+    """
+
+    added: DataFrame | None = None
+    removed: DataFrame | None = None
+
+    def write(self, spark: SparkSession, path: str) -> dict[str, int]:
+        """Apply them in one MERGE (none: nothing is read or written)."""
+        if self.added is None and self.removed is None:
+            return dict.fromkeys(("inserted", "updated", "deleted"), 0)
+        added = self.added if self.added is not None else spark.read.format("delta").load(path).limit(0)
+        added = added.drop("_row_hash")
+        return upsert_changed(spark, path, added, ["record_key"], delete_missing=False, deleted=self.removed)
+
+
 def write_entity_library(
     ctx: StepContext,
     library: EntityLibrary,
@@ -128,6 +168,7 @@ def write_entity_library(
     touched: DataFrame | None = None,
     merged_into: DataFrame | None = None,
     split_from: DataFrame | None = None,
+    record_changes: RecordChanges | None = None,
 ) -> dict[str, Any]:
     """Survive golden records from ``linked`` and write the library's three tables, only what changed.
 
@@ -138,6 +179,8 @@ def write_entity_library(
     others are known not to have changed (an incremental batch); None recomputes all.
     ``merged_into`` / ``split_from`` (entity key + that column): the golden history records them
     (:func:`jobs.silver.history.apply_scd2`); passing either gives the history both columns.
+    ``record_changes``: how ``records`` differs from the records table (see :class:`RecordChanges`);
+    only that is written, and ``records`` is not compared with the table.
     Returns per table what was written, under the records table's, "crosswalk" and the golden
     table's names.
     """
@@ -150,9 +193,12 @@ def write_entity_library(
     # same value must not create a version. The crosswalk keeps every record's entity key.
     golden = golden.select(library.entity_key, *library.golden_attributes)
     spark, path = ctx.spark, ctx.path
+    records_path = path(library.table_id(library.records_table))
     return {
-        "records": upsert_changed(
-            spark, path(library.table_id(library.records_table)), records, ["record_key"], delete_missing=True
+        "records": (
+            upsert_changed(spark, records_path, records, ["record_key"], delete_missing=True)
+            if record_changes is None
+            else record_changes.write(spark, records_path)
         ),
         "crosswalk": upsert_changed(
             spark, path(library.table_id("crosswalk")), crosswalk, ["record_key"], delete_missing=True

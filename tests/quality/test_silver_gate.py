@@ -147,10 +147,11 @@ def test_an_implausible_record_is_dropped_and_the_rest_published(spark, lake, gr
 
     population = runs["silver.population"]
     assert population.failed is None
-    before_dropped = first_run["silver.population"].built["dropped"]["silver.population.person_records"]
     dropped = population.built["dropped"]["silver.population.person_records"]
     reversed_dates = "death_date_not_before_birth_date"
-    assert dropped.get(reversed_dates, 0) == before_dropped.get(reversed_dates, 0) + 1
+    # Only the new file was standardized and checked: its one implausible record is the only drop
+    # (the earlier drops are in the quarantine already and are not counted again).
+    assert dropped == {reversed_dates: 1}
     published = {p.table: p for p in population.gate.published}
     new_version = published["silver.population.person_records"].delta_version
     assert new_version > before["silver.population.person_records"]

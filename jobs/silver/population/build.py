@@ -5,9 +5,18 @@ Tables (silver zone):
   population/crosswalk        source record -> person_id, with how it was linked
   population/persons          golden record per person, SCD type 2 (valid_from/valid_to/is_current)
 
+Standardization is incremental (:func:`standardize`): only the rows of bronze files that neither
+person_records holds nor the standardization state names (files that gave no record: every row
+dropped) are standardized and checked against the drop expectations; they join the records
+already held, so resolution sees the same records a full standardization would make. Records of a
+file gone from bronze are deleted. Every bronze row is standardized again when the standardization
+fingerprint (:func:`jobs.silver.population.records.standardization_fingerprint`, kept in
+``population.standardization``) changes, on a lake without one, or with ``incremental=False``.
+
 Every write goes through "only what changed" (jobs/silver/tables.py, jobs/silver/history.py), so
 re-running on the same bronze data writes nothing, and a new batch creates versions only for the
-persons whose golden attributes it changes.
+persons whose golden attributes it changes. An incremental standardization writes person_records
+as the difference it knows (new records, deleted files) instead of comparing the whole snapshot.
 """
 
 from __future__ import annotations
@@ -19,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 from govlake import storage
 from govlake.lake.context import StepContext
 from govlake.registry import Registry
-from jobs.silver.population.records import PERSON_MENTIONS, person_records
+from jobs.silver.incremental import Standardized, standardize_incrementally
+from jobs.silver.population.records import PERSON_MENTIONS, person_records, standardization_fingerprint
 from jobs.silver.survivorship import trust_ranks
 from jobs.silver.tables import EntityLibrary, read_own, skipped, write_entity_library
 
@@ -50,6 +60,7 @@ RECORDS = POPULATION.table_id("person_records")
 CROSSWALK = POPULATION.table_id("crosswalk")
 MODEL = "population.resolution_model"
 KEY_FINGERPRINT = "population.key_fingerprint"
+STANDARDIZATION = "population.standardization"
 
 
 def date_formats_of(registry: Registry, datasets: list[str]) -> list[str]:
@@ -62,11 +73,45 @@ def date_formats_of(registry: Registry, datasets: list[str]) -> list[str]:
     return sorted(counts, key=lambda f: -counts[f])
 
 
-def person_records_of(ctx: StepContext, bronze: dict[str, DataFrame]) -> DataFrame:
-    """The standardized person records of these bronze tables, as this build makes them."""
+def _row_keys(registry: Registry, datasets: list[str]) -> dict[str, tuple[str, ...]]:
+    return {name: registry.datasets[name].row_key for name in datasets if name in registry.datasets}
+
+
+def person_records_of(
+    ctx: StepContext, bronze: dict[str, DataFrame], datasets: list[str] | None = None
+) -> DataFrame:
+    """The standardized person records of these bronze tables, as this build makes them.
+
+    ``datasets``: the population bronze tables published (default: those of ``bronze``), whose
+    sources' date formats the rules try; a slice of bronze is standardized with all of them.
+    """
+    registry, datasets = ctx.registry, datasets if datasets is not None else list(bronze)
+    return person_records(bronze, date_formats_of(registry, datasets), _row_keys(registry, datasets))
+
+
+def fingerprint_of(ctx: StepContext, datasets: list[str]) -> str:
+    """The standardization fingerprint of these published population datasets."""
     registry = ctx.registry
-    row_keys = {name: registry.datasets[name].row_key for name in bronze if name in registry.datasets}
-    return person_records(bronze, date_formats_of(registry, list(bronze)), row_keys)
+    return standardization_fingerprint(date_formats_of(registry, datasets), _row_keys(registry, datasets))
+
+
+def standardize(ctx: StepContext, bronze: dict[str, DataFrame], *, incremental: bool = True) -> Standardized:
+    """Every person record of ``bronze`` after the drop expectations, standardizing only the files
+    person_records does not hold yet (:func:`jobs.silver.incremental.standardize_incrementally`):
+    the same records a full standardization makes, while the fingerprint of the date formats,
+    row keys, mentions, admin-code table and :data:`~jobs.silver.population.records.RULES_VERSION`
+    is the one recorded at ``population.standardization``."""
+    datasets = list(bronze)
+    return standardize_incrementally(
+        ctx,
+        bronze,
+        records_table=RECORDS,
+        # a slice is standardized with every published dataset's date formats, as a full run is
+        standardize=lambda part: person_records_of(ctx, part, datasets),
+        fingerprint=fingerprint_of(ctx, datasets),
+        state_location=STANDARDIZATION,
+        incremental=incremental,
+    )
 
 
 def check_person_id_key(ctx: StepContext, crosswalk_exists: bool) -> str:
@@ -118,10 +163,11 @@ def build_population(
 ) -> dict[str, Any]:
     """Rebuild the population library from its pinned bronze inputs; returns counts of what changed.
 
-    ``incremental`` (once a crosswalk and a model exist): records already resolved keep their
-    person_id unless a new record reopens their person, the model is reused, and golden records
-    are recomputed only for the persons whose records changed (see ``resolve_persons``). Otherwise,
-    or with ``incremental=False``, every record is resolved afresh and the model retrained. Either
+    ``incremental``: only bronze files not standardized before are standardized (:func:`standardize`);
+    and once a crosswalk and a model exist, records already resolved keep their person_id unless a
+    new record reopens their person, the model is reused, and golden records are recomputed only
+    for the persons whose records changed (see ``resolve_persons``). With ``incremental=False``
+    every bronze row is standardized, every record resolved afresh and the model retrained. Either
     way person_ids already issued are kept; persons merged or split are recorded in the golden
     history (``merged_into``, ``split_from``).
 
@@ -147,8 +193,8 @@ def build_population(
     previous = read_own(ctx, CROSSWALK)
     key = check_person_id_key(ctx, previous is not None)
     model = _load_model(ctx) if previous is not None and incremental else None
-    standardized = person_records_of(ctx, bronze).cache()
-    records = ctx.drop_invalid(RECORDS, standardized)
+    standardized = standardize(ctx, bronze, incremental=incremental)
+    records = standardized.records
     try:
         resolution = resolve_persons(
             spark,
@@ -173,13 +219,16 @@ def build_population(
             touched=resolution.touched_person_ids,
             merged_into=resolution.merges,
             split_from=resolution.splits,
+            record_changes=standardized.changes,
         )
+        standardized.keep_state(ctx)  # only once the records are written
+        counts["standardization"] = standardized.plan.summary()
         _keep_fingerprint(ctx, key)
         if model is None and resolution.model:  # a full run trained it: keep it for the next
             trained = json.dumps(resolution.model).encode("utf-8")
             storage.write_bytes(ctx.settings, ctx.location(MODEL), trained)
         counts["resolution"] = write_resolution_summary(ctx, resolution)
     finally:
-        standardized.unpersist()
+        standardized.cached.unpersist()
     log.info("population library: %s", counts)
     return counts

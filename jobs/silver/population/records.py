@@ -4,12 +4,19 @@ Each population dataset mentions persons in its own way: a household row is one 
 certificate one newborn, a marriage registration two spouses. ``PERSON_MENTIONS`` says, per
 dataset, which canonical columns describe which person; everything after that is the same rules
 for every source (jobs/silver/rules).
+
+The rules are pure functions of a bronze row, the registry's date formats and row keys, and the
+GB/T 2260 code table, so a record once standardized stays right until one of those changes:
+:func:`standardization_fingerprint` names them (with :data:`RULES_VERSION` for the code), and
+the build standardizes only new bronze files while it is unchanged (jobs/silver/incremental.py).
+One input is not in it: a date after today is refused (``current_date()``), so a record carrying
+a future date keeps that verdict after the day has passed, until a full build.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -117,6 +124,34 @@ PERSON_ATTRIBUTES = (
     "death_date",
 )
 DATE_ATTRIBUTES = ("birth_date", "death_date")
+#: Bump whenever a change to this module or to jobs/silver/rules changes what a person record
+#: holds: the fingerprint changes, and the next build re-standardizes every bronze row instead of
+#: keeping the records it made before.
+RULES_VERSION = 1
+
+
+def standardization_fingerprint(date_formats: Sequence[str], row_keys: Mapping[str, Sequence[str]]) -> str:
+    """SHA-256 of every input of :func:`person_records` besides the bronze rows themselves.
+
+    The rules version, the date formats in their order (tried in turn), each dataset's row key,
+    the person mentions and the admin-code table: equal fingerprints mean the same bronze row
+    gives the same record.
+    """
+    import hashlib
+    import json
+
+    from jobs.silver.rules.admin_codes import codes_fingerprint
+
+    doc = {
+        "rules_version": RULES_VERSION,
+        "date_formats": list(date_formats),
+        "row_keys": {name: list(key) for name, key in sorted(row_keys.items())},
+        "mentions": {
+            name: [asdict(m) for m in mentions] for name, mentions in sorted(PERSON_MENTIONS.items())
+        },
+        "admin_codes": codes_fingerprint(),
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def record_identity(row_key: Sequence[str], role: str, record_key: Column) -> Column:
@@ -144,11 +179,11 @@ def _mentions(bronze: DataFrame, dataset: str, row_key: Sequence[str] = ()) -> D
 
     from pyspark.sql import functions as F
 
+    from jobs.silver.incremental import bronze_record_key
+
     frames = []
     for mention in PERSON_MENTIONS[dataset]:
-        key = F.concat_ws(
-            "|", "_source_id", "_file_hash", F.col("_row_number").cast("string"), F.lit(mention.role)
-        )
+        key = bronze_record_key(mention.role)
         cols: list[Column] = [
             key.alias("record_key"),
             record_identity([c for c in row_key if c in bronze.columns], mention.role, key).alias(

@@ -45,6 +45,14 @@ def _codes() -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], .
     )
 
 
+def codes_fingerprint() -> str:
+    """SHA-256 of everything :func:`admin_code` reads (the code lists and successors): a new GB/T
+    2260 table (a python-stdnum upgrade, a re-coding added) changes it."""
+    import hashlib
+
+    return hashlib.sha256(repr(_codes()).encode("utf-8")).hexdigest()
+
+
 def admin_code(col: Column) -> Column:
     """A 6-digit admin code as sent -> :data:`ADMIN_CODE_TYPE` (see the module docstring)."""
     current, historical, successors = _codes()
