@@ -81,11 +81,19 @@ def test_grid_cell_without_points_is_deleted(spark, lake):
 
 
 def _bronze(
-    spark, lake, dataset: str, rows: list[dict[str, str]], source_id: str, file_hash: str = "f" * 64
+    spark,
+    lake,
+    dataset: str,
+    rows: list[dict[str, str]],
+    source_id: str,
+    file_hash: str = "f" * 64,
+    *,
+    replace: bool = False,
 ) -> None:
     """Write ``rows`` as one file's bronze rows (canonical columns as sent, plus lineage), published.
 
-    The default file replaces the table; another ``file_hash`` is appended, as a new delivery is.
+    The default file (or ``replace``) replaces the table; another ``file_hash`` is appended, as a
+    new delivery is.
     """
     from govlake.registry import load_registry
     from jobs.bronze.load import bronze_ddl
@@ -97,7 +105,7 @@ def _bronze(
         for i, r in enumerate(rows, start=1)
     ]
     df = spark.createDataFrame(values, bronze_ddl(spec))
-    mode = "overwrite" if file_hash == "f" * 64 else "append"
+    mode = "overwrite" if replace or file_hash == "f" * 64 else "append"
     df.write.format("delta").mode(mode).save(lake.path(f"bronze.{dataset}"))
     publish_latest(lake, f"bronze.{dataset}")
 
@@ -148,11 +156,26 @@ def test_legal_persons_keep_valid_industry_codes_and_close_vanished_ones(spark, 
     assert golden["91110000600037341L"]["industry_code"] == "C3670"
     assert golden["91350100M000100Y43"]["industry_code"] is None  # an invalid code never survives
 
-    # The register withdraws the first enterprise: its records go, its golden record is closed.
-    _bronze(spark, lake, "enterprise_registration", ENTERPRISES[1:], "mr_enterprise_registration")
+    # The register's file is replaced by one without the first enterprise (another file, so
+    # another hash): the old file's records go, the new file's one record comes, the withdrawn
+    # enterprise's golden record is closed.
+    _bronze(
+        spark,
+        lake,
+        "enterprise_registration",
+        ENTERPRISES[1:],
+        "mr_enterprise_registration",
+        file_hash="0" * 64,
+        replace=True,
+    )
     second = run_build(lake, "silver.legal_persons")
-    # Rows are numbered anew here: row 1 now holds the second enterprise (updated), row 2 is gone.
-    assert second["records"] == {"inserted": 0, "updated": 1, "deleted": 1}
+    assert second["standardization"] == {
+        "mode": "incremental",
+        "why": "only files not standardized before",
+        "new_files": 1,
+        "vanished_files": 1,
+    }
+    assert second["records"] == {"inserted": 1, "updated": 0, "deleted": 2}
     assert second["legal_persons"] == {"new": 0, "changed": 0, "closed": 1}
     current = lake.read_latest("silver.legal_persons.legal_persons").where("is_current")
     assert [r["legal_person_id"] for r in current.collect()] == ["91350100M000100Y43"]
@@ -162,6 +185,7 @@ def test_legal_persons_keep_valid_industry_codes_and_close_vanished_ones(spark, 
     again = run_build(lake, "silver.legal_persons")
     assert again["legal_persons"] == {"new": 0, "changed": 0, "closed": 0}
     assert again["records"] == again["crosswalk"] == {"inserted": 0, "updated": 0, "deleted": 0}
+    assert again["standardization"]["new_files"] == 0
     assert [spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for p in paths] == commits
 
 

@@ -26,6 +26,13 @@ the golden record.
 
 Tables (silver zone, legal_persons/): ``records`` (every mention, standardized), ``crosswalk``
 (record -> legal_person_id, method), ``legal_persons`` (golden, SCD type 2).
+
+Standardization is incremental as the population library's is
+(:func:`jobs.silver.incremental.standardize_incrementally`): only bronze files the records do not
+hold yet are standardized, while :func:`standardization_fingerprint` is the one recorded at
+``legal_persons.standardization`` (which also names the files that gave no record, e.g. a
+social-insurance file naming no employer). Linking and golden records still use every record
+(which code maps to which USCC depends on what all records say), so only standardization is saved.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from govlake.lake.context import StepContext
+from jobs.silver.incremental import bronze_record_key, standardize_incrementally
 from jobs.silver.survivorship import trust_ranks
 from jobs.silver.tables import EntityLibrary, skipped, write_entity_library
 
@@ -81,6 +89,10 @@ LEGAL_PERSONS = EntityLibrary(
     golden_attributes=GOLDEN_ATTRIBUTES,
 )
 RECORDS = LEGAL_PERSONS.table_id("records")
+STANDARDIZATION = "legal_persons.standardization"
+#: Bump whenever a change to this module's mentions or to jobs/silver/rules changes what a record
+#: holds: the next build then re-standardizes every bronze row.
+RULES_VERSION = 1
 #: Columns of a mention that only the enterprise register carries (NULL in the other datasets).
 INDUSTRY_COLUMNS = ("industry_code_raw", "industry_code_valid", "industry_invalid_reason")
 
@@ -132,9 +144,7 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
 
     def base(df: DataFrame, role: str) -> list:
         return [
-            F.concat_ws(
-                "|", "_source_id", "_file_hash", F.col("_row_number").cast("string"), F.lit(role)
-            ).alias("record_key"),
+            bronze_record_key(role).alias("record_key"),
             F.col("_source_id").alias("source_id"),
             F.col("_prefecture").alias("prefecture"),
             F.to_date("_ingested_at").alias("ingested_on"),
@@ -266,6 +276,25 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
     return reduce(lambda a, b: a.unionByName(b), frames)
 
 
+def standardization_fingerprint(date_formats: list[str]) -> str:
+    """SHA-256 of every input of :func:`legal_person_mentions` besides the bronze rows: the rules
+    version, the date formats in order, the status vocabulary, the admin-code and industry tables."""
+    import hashlib
+    import json
+
+    from jobs.silver.rules.admin_codes import codes_fingerprint
+    from jobs.silver.rules.industry import sections_fingerprint
+
+    doc = {
+        "rules_version": RULES_VERSION,
+        "date_formats": list(date_formats),
+        "status_vocabulary": STATUS_VOCABULARY,
+        "admin_codes": codes_fingerprint(),
+        "industry_sections": sections_fingerprint(),
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
 #: ``match_method`` values, in the order they are tried (see the module docstring).
 LINK_METHODS = (
     "uscc",
@@ -340,8 +369,11 @@ def link_legal_persons(mentions: DataFrame) -> DataFrame:
     )
 
 
-def build_legal_persons(ctx: StepContext) -> dict[str, Any]:
+def build_legal_persons(ctx: StepContext, *, incremental: bool = True) -> dict[str, Any]:
     """Rebuild the legal-persons library from its pinned inputs; returns counts of what changed.
+
+    ``incremental``: only bronze files not standardized before are standardized (the records are
+    the same as a full standardization's); ``False`` standardizes every bronze row.
 
     Legal representatives are linked to the persons of the population version pinned for this run
     (the published one), so every ``legal_representative_person_id`` published exists there.
@@ -354,8 +386,17 @@ def build_legal_persons(ctx: StepContext) -> dict[str, Any]:
     bronze = ctx.read_bronze()
     if REGISTER not in bronze:
         return skipped(f"no {REGISTER} bronze table published yet: the library is built on that register")
-    standardized = legal_person_mentions(bronze, date_formats_of(ctx.registry, list(bronze))).cache()
-    mentions = ctx.drop_invalid(RECORDS, standardized)
+    date_formats = date_formats_of(ctx.registry, list(bronze))
+    standardized = standardize_incrementally(
+        ctx,
+        bronze,
+        records_table=RECORDS,
+        standardize=lambda part: legal_person_mentions(part, date_formats),
+        fingerprint=standardization_fingerprint(date_formats),
+        state_location=STANDARDIZATION,
+        incremental=incremental,
+    )
+    mentions = standardized.records
     try:
         crosswalk = link_legal_persons(mentions)
         linked = mentions.join(crosswalk.select("record_key", "legal_person_id"), "record_key").withColumn(
@@ -381,8 +422,11 @@ def build_legal_persons(ctx: StepContext) -> dict[str, Any]:
             linked=linked,
             ranks=trust_ranks(ctx.registry, GOLDEN_ATTRIBUTES),
             as_of=ctx.as_of,
+            record_changes=standardized.changes,
         )
+        standardized.keep_state(ctx)  # only once the records are written
+        counts["standardization"] = standardized.plan.summary()
     finally:
-        standardized.unpersist()
+        standardized.cached.unpersist()
     log.info("legal-persons library: %s", counts)
     return counts

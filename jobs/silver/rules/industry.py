@@ -30,6 +30,13 @@ INDUSTRY_CODE_TYPE = (
 _SHAPE = r"^[A-T]?\d*$"
 
 
+def sections_fingerprint() -> str:
+    """SHA-256 of the GB/T 4754 sections :func:`industry_code` checks against."""
+    import hashlib
+
+    return hashlib.sha256(repr(SECTIONS).encode("utf-8")).hexdigest()
+
+
 def section_of(division: Column) -> Column:
     """The GB/T 4754-2017 section letter of an integer division number; NULL when none has it."""
     out = F.lit(None).cast("string")
