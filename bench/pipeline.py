@@ -727,8 +727,9 @@ def report(result: dict[str, Any]) -> str:
             f"(d) Increment: the generator at scale {inc['scale']} (same seed), {inc['files']} new files, "
             f"{inc['rows']:,} rows ({r['increment_rows_to_full_rows']:.1%} of the full run's rows): "
             f"{inc['run']['seconds']:.1f} s{'' if inc['run'].get('complete') else ' so far (not complete)'} "
-            f"vs {full['seconds']:.1f} s for the full run. Resolution is "
-            "incremental, standardization is not: every library re-standardizes all of its bronze.",
+            f"vs {full['seconds']:.1f} s for the full run. The population and legal-persons builds "
+            "standardize only the new files; geography, the linking of legal persons and the later "
+            "steps still read all of their inputs.",
             "",
         ]
     if res and res.get("skipped"):

@@ -1,0 +1,160 @@
+"""Time one library build incremental vs full after a ~1% delivery, on copies of one built lake.
+
+    python -m bench.incremental_silver LAKE_ROOT WORK --scale 2000 [--seed 0] [--library population]
+
+``LAKE_ROOT`` is a lake already built from the generator at ``--scale`` (``govlake demo --scale N
+--on-configured-lake`` with ``GOVLAKE_STORAGE_ROOT`` set to it); it is never changed: the
+benchmark works on a copy under ``WORK``. In order, one process, one Spark session:
+
+1. **Catch up.** The library is built once on the copy (standardization state and fingerprint
+   recorded, if an older build left none) and must write nothing new.
+2. **Increment.** :func:`bench.pipeline.deliver_increment` (the generator, same seed, at 1% of the
+   scale; its non-reference extracts as new files), then every ingest step (land, load, gate).
+3. The copy is copied again: one for each build, same bronze, same silver.
+4. **Timed:** the build incremental (the default), then ``incremental=False``; and, to measure the
+   records write on its own, incremental standardization with the full-snapshot comparison.
+5. The records tables of the incremental and the full build are compared row by row.
+
+Results as JSON on stdout (seconds, ratio, load average before and after each build).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.pipeline import deliver_increment
+
+BUILDS = {
+    "population": ("silver.population", "jobs.silver.population.build:build_population", "person_records"),
+    "legal_persons": (
+        "silver.legal_persons",
+        "jobs.silver.legal_persons.build:build_legal_persons",
+        "records",
+    ),
+}
+
+
+def _lake(root: Path, spark: Any) -> Any:
+    from govlake.config import load_settings
+    from govlake.lake import Lake
+
+    env = dict(os.environ, GOVLAKE_STORAGE_ROOT=str(root))
+    return Lake(load_settings(env), spark)
+
+
+def timed_build(
+    lake: Any, library: str, *, incremental: bool, snapshot_records: bool = False
+) -> dict[str, Any]:
+    """Run the library's build as the pipeline does (drops to quarantine, writer leases), timed.
+
+    ``snapshot_records``: write the records as a full snapshot (row-hash comparison with the whole
+    table), as before the incremental write existed, to time that part alone.
+    """
+    import importlib
+
+    from govlake.lake.context import StepContext
+    from govlake.lake.writers import writing
+    from govlake.registry import load_registry
+    from jobs.pipeline.graph import pipeline_graph
+    from jobs.quality.drops import drop_invalid
+    from jobs.silver import incremental as incremental_module
+
+    step_name, job, _ = BUILDS[library]
+    module, function = job.split(":")
+    build = getattr(importlib.import_module(module), function)
+    step = pipeline_graph(load_registry(lake.settings.registry_path)).step(step_name)
+    original = incremental_module.Standardized.__init__
+    if snapshot_records:
+
+        def without_changes(self: Any, *args: Any, **kwargs: Any) -> None:
+            original(self, *args, **kwargs)
+            self.changes = None
+
+        incremental_module.Standardized.__init__ = without_changes  # type: ignore[method-assign]
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    try:
+        ctx = StepContext.open(lake, step_name, step.inputs, validator=drop_invalid)
+        with writing(lake, step.outputs, owner=f"bench {step_name}"):
+            counts = build(ctx, incremental=incremental)
+    finally:
+        incremental_module.Standardized.__init__ = original  # type: ignore[method-assign]
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": round(seconds, 2),
+        "load_before": [round(x, 2) for x in load_before],
+        "load_after": [round(x, 2) for x in os.getloadavg()],
+        "counts": counts,
+        "dropped": ctx.dropped,
+    }
+
+
+def same_rows(spark: Any, a: Any, b: Any) -> dict[str, int]:
+    """Rows only in ``a``, only in ``b`` (multiset difference)."""
+    return {"only_incremental": a.exceptAll(b).count(), "only_full": b.exceptAll(a).count()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from govlake.spark import get_spark
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("lake_root", type=Path)
+    parser.add_argument("work", type=Path)
+    parser.add_argument("--scale", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--library", choices=sorted(BUILDS), default="population")
+    args = parser.parse_args(argv)
+
+    from govlake.config import load_settings
+
+    work = args.work.resolve()
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    base = work / "lake"
+    shutil.copytree(args.lake_root, base)
+    spark = get_spark(load_settings(dict(os.environ, GOVLAKE_STORAGE_ROOT=str(base))), app_name="bench-incr")
+    lake = _lake(base, spark)
+    result: dict[str, Any] = {"scale": args.scale, "library": args.library, "cores": os.cpu_count()}
+    result["catch_up"] = timed_build(lake, args.library, incremental=True)
+
+    from govlake.registry import load_registry
+    from jobs.pipeline.graph import StepKind, pipeline_graph
+    from jobs.pipeline.run import run_steps
+
+    result["increment"] = deliver_increment(lake, args.scale, args.seed, work)
+    graph = pipeline_graph(load_registry(lake.settings.registry_path))
+    ingest = list(run_steps(graph, lake, graph.of_kind(StepKind.INGEST)))
+    result["ingest_failed"] = [r.step.name for r in ingest if r.failed]
+
+    copies = {name: work / f"lake-{name}" for name in ("incremental", "full", "snapshot_write")}
+    for target in copies.values():
+        shutil.copytree(base, target)
+    runs = {
+        "incremental": timed_build(_lake(copies["incremental"], spark), args.library, incremental=True),
+        "full": timed_build(_lake(copies["full"], spark), args.library, incremental=False),
+        "snapshot_write": timed_build(
+            _lake(copies["snapshot_write"], spark), args.library, incremental=True, snapshot_records=True
+        ),
+    }
+    result["runs"] = runs
+    result["incremental_to_full"] = round(runs["incremental"]["seconds"] / runs["full"]["seconds"], 3)
+    records = BUILDS[args.library][0] + "." + BUILDS[args.library][2]
+    inc, full = (
+        _lake(copies[n], spark).read_latest(records).drop("_row_hash") for n in ("incremental", "full")
+    )
+    result["records_compared"] = same_rows(spark, inc, full)
+    json.dump(result, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
