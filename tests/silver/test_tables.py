@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from jobs.silver.history import apply_scd2
-from jobs.silver.tables import upsert_changed
+from jobs.silver.tables import RecordChanges, upsert_changed
 
 SCHEMA = "h3_cell string, address_points long, persons long"
 
@@ -64,6 +64,34 @@ def test_partial_upsert_leaves_absent_keys_alone(spark, tmp_path):
         "deleted": 0,
     }
     assert _rows(spark, path) == {"c1": (1, 1), "c2": (2, 9)}
+
+
+def test_known_changes_add_and_delete_in_one_commit_without_a_snapshot(spark, tmp_path):
+    """An incremental standardization's records: new rows and keys to delete, one MERGE."""
+    path = str(tmp_path / "records")
+    schema = "record_key string, name string"
+    upsert_changed(
+        spark,
+        path,
+        spark.createDataFrame([("s|a|1|r", "张三"), ("s|a|2|r", "李四"), ("s|b|1|r", "王五")], schema),
+        ["record_key"],
+        delete_missing=True,
+    )
+    commits = _commits(spark, path)
+    added = spark.createDataFrame([("s|c|1|r", "赵六")], schema)
+    removed = spark.createDataFrame([("s|b|1|r",), ("s|z|9|r",)], "record_key string")  # s|z: not held
+    assert RecordChanges(added=added, removed=removed).write(spark, path) == {
+        "inserted": 1,
+        "updated": 0,
+        "deleted": 1,
+    }
+    assert _commits(spark, path) == commits + 1
+    names = {r["record_key"]: r["name"] for r in spark.read.format("delta").load(path).collect()}
+    assert names == {"s|a|1|r": "张三", "s|a|2|r": "李四", "s|c|1|r": "赵六"}
+    # Nothing known to change: nothing read, nothing written.
+    assert RecordChanges().write(spark, path) == {"inserted": 0, "updated": 0, "deleted": 0}
+    assert RecordChanges(removed=removed.where("record_key = 's|z|9|r'")).write(spark, path)["deleted"] == 0
+    assert _commits(spark, path) == commits + 1
 
 
 def test_scd2_closes_entities_missing_from_a_complete_batch(spark, tmp_path):
