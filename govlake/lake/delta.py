@@ -5,11 +5,14 @@ Spark is imported lazily: callers that only plan paths (DAG parsing, the CLI's h
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+    from govlake.config import Settings
 
 #: Commit conflicts of concurrent first writers that a plain append may retry.
 _RETRYABLE = ("Concurrent", "ProtocolChanged", "MetadataChanged", "FileAlreadyExists")
@@ -28,6 +31,27 @@ def latest_version(spark: SparkSession, path: str) -> int | None:
     if not is_delta_table(spark, path):
         return None
     return int(DeltaTable.forPath(spark, path).history(1).select("version").first()[0])
+
+
+_COMMIT_FILE = re.compile(r"/_delta_log/(\d{20})\.json$")
+
+
+def newest_commit(settings: Settings, path: str) -> tuple[int, int] | None:
+    """(version, size of its commit file) of the newest commit of the table at ``path``, from its
+    log's file listing (None: no table).
+
+    One listing of ``_delta_log`` and no Spark job: cheap enough to ask before every read of a
+    small table that is cached while it does not change (the size tells a table deleted and
+    made again at the same version apart).
+    """
+    from govlake import storage
+
+    commits = [
+        (int(m.group(1)), f.size)
+        for f in storage.list_files(settings, f"{path}/_delta_log")
+        if (m := _COMMIT_FILE.search(f.path))
+    ]
+    return max(commits) if commits else None
 
 
 def read_version(spark: SparkSession, path: str, version: int) -> DataFrame:

@@ -107,6 +107,8 @@ class Lake:
             load_registry(settings.registry_path), shares=settings.shares_path
         )
         self._spark = spark
+        #: The publications in force, with the log version they were read at (see publications()).
+        self._in_force: tuple[tuple[int, int], dict[str, Publication]] | None = None
 
     @property
     def spark(self) -> SparkSession:
@@ -144,13 +146,25 @@ class Lake:
         return delta.read_version(self.spark, self.path(table_id), version)
 
     def publications(self) -> dict[str, Publication]:
-        """The publication in force for every published table (one read of the log)."""
+        """The publication in force for every published table.
+
+        Read again only when the log has a newer commit than the last read (one listing of its
+        Delta log decides): a step asks several times (is it up to date, pin, gate), and the
+        read is a Spark job over the log's many small files. A publish by another process makes
+        a newer commit, so the answer is never older than the log at the time of the call.
+        """
+        newest = delta.newest_commit(self.settings, self.path(PUBLICATIONS))
+        if newest is None:
+            return {}
+        if self._in_force is None or self._in_force[0] != newest:
+            self._in_force = (newest, self._read_publications(newest[0]))
+        return dict(self._in_force[1])
+
+    def _read_publications(self, version: int) -> dict[str, Publication]:
         from pyspark.sql import Window
         from pyspark.sql import functions as F
 
-        log = delta.read_latest(self.spark, self.path(PUBLICATIONS))
-        if log is None:
-            return {}
+        log = delta.read_version(self.spark, self.path(PUBLICATIONS), version)
         newest = Window.partitionBy("table").orderBy(
             F.col("published_at").desc(), F.col("delta_version").desc()
         )
