@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from govlake.lake import delta
 from govlake.lake.catalogue import quarantine_of
 from jobs.quality.silver_suites import silver_suite
 
@@ -69,13 +70,6 @@ def _quarantine(ctx: StepContext, table_id: str, rows: DataFrame) -> None:
     new = rows.join(existing, ["table_id", "record_key", "expectation"], "left_anti")
     if new.isEmpty():
         return
-    (
-        DeltaTable.forPath(ctx.spark, path)
-        .alias("t")
-        .merge(
-            new.alias("s"),
-            "t.table_id = s.table_id AND t.record_key = s.record_key AND t.expectation = s.expectation",
-        )
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+    # An append, not a MERGE: the rows are new by the anti-join, and the lease the build holds on
+    # its library's tables (one writer per table) lets no one else insert between the two.
+    delta.append(new, path)

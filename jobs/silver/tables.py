@@ -21,7 +21,7 @@ from govlake.lake import delta
 from jobs.silver.history import apply_scd2, row_hash
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
     from govlake.lake.context import StepContext
 
@@ -120,6 +120,33 @@ def upsert_changed(
         staged.unpersist()
 
 
+def append_new(spark: SparkSession, path: str, df: DataFrame, key: Sequence[str]) -> dict[str, int]:
+    """Append rows whose keys the table cannot hold yet (the caller knows: e.g. records of bronze
+    files never standardized, whose keys name those files).
+
+    One append instead of a MERGE (which reads the table, joins and rewrites). The rows are put in
+    the table's column order and types first, and their row hash is computed on that, as
+    :func:`upsert_changed` computes it for a snapshot: a later comparison finds them equal.
+    """
+    from pyspark.sql import functions as F
+
+    schema = [f for f in spark.read.format("delta").load(path).schema if f.name != "_row_hash"]
+    extra = sorted(set(df.columns) - {f.name for f in schema})
+    if extra:
+        raise ValueError(f"rows to append have columns {extra} the table at {path} lacks")
+    present = set(df.columns)
+
+    def column(name: str) -> Column:
+        return F.col(f"`{name}`") if name in present else F.lit(None)
+
+    rows = df.select(*[column(f.name).cast(f.dataType).alias(f.name) for f in schema])
+    rows = rows.withColumn("_row_hash", row_hash([f.name for f in schema if f.name not in key]))
+    inserted = rows.count()
+    if inserted:
+        delta.append(rows, path)
+    return {"inserted": inserted, "updated": 0, "deleted": 0}
+
+
 @dataclass(frozen=True)
 class EntityLibrary:
     """A base library of resolved entities: standardized records, a crosswalk, golden records (SCD2)."""
@@ -148,9 +175,13 @@ class RecordChanges:
     removed: DataFrame | None = None
 
     def write(self, spark: SparkSession, path: str) -> dict[str, int]:
-        """Apply them in one MERGE (none: nothing is read or written)."""
+        """Apply them: new records only are one append, deletions one MERGE (none: nothing is read
+        or written)."""
         if self.added is None and self.removed is None:
             return dict.fromkeys(("inserted", "updated", "deleted"), 0)
+        if self.removed is None and delta.is_delta_table(spark, path):
+            assert self.added is not None
+            return append_new(spark, path, self.added.drop("_row_hash"), ["record_key"])
         added = self.added if self.added is not None else spark.read.format("delta").load(path).limit(0)
         added = added.drop("_row_hash")
         return upsert_changed(spark, path, added, ["record_key"], delete_missing=False, deleted=self.removed)

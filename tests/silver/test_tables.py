@@ -67,7 +67,8 @@ def test_partial_upsert_leaves_absent_keys_alone(spark, tmp_path):
 
 
 def test_known_changes_add_and_delete_in_one_commit_without_a_snapshot(spark, tmp_path):
-    """An incremental standardization's records: new rows and keys to delete, one MERGE."""
+    """An incremental standardization's records: new rows and keys to delete, one MERGE (only new
+    rows: one append, the next test)."""
     path = str(tmp_path / "records")
     schema = "record_key string, name string"
     upsert_changed(
@@ -91,6 +92,33 @@ def test_known_changes_add_and_delete_in_one_commit_without_a_snapshot(spark, tm
     # Nothing known to change: nothing read, nothing written.
     assert RecordChanges().write(spark, path) == {"inserted": 0, "updated": 0, "deleted": 0}
     assert RecordChanges(removed=removed.where("record_key = 's|z|9|r'")).write(spark, path)["deleted"] == 0
+    assert _commits(spark, path) == commits + 1
+
+
+def test_known_new_records_are_one_append_in_the_tables_order_and_types(spark, tmp_path):
+    """Records of files never standardized: appended (not merged), with the row hash a snapshot
+    comparison would have written, so a later full build finds them equal and writes nothing."""
+    path = str(tmp_path / "records")
+    schema = "record_key string, name string, seq long"
+    first = [("s|a|1|r", "张三", 1), ("s|a|2|r", "李四", 2)]
+    upsert_changed(spark, path, spark.createDataFrame(first, schema), ["record_key"], delete_missing=True)
+    commits = _commits(spark, path)
+    # Columns in another order, seq as int: the table's order and type win.
+    added = spark.createDataFrame([(3, "王五", "s|c|1|r")], "seq int, name string, record_key string")
+    assert RecordChanges(added=added).write(spark, path) == {"inserted": 1, "updated": 0, "deleted": 0}
+    assert _commits(spark, path) == commits + 1
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").orderBy("version", ascending=False).first()
+    assert history["operation"] == "WRITE"
+    table = spark.read.format("delta").load(path)
+    assert dict(table.dtypes)["seq"] == "bigint"
+    assert {r["record_key"]: (r["name"], r["seq"]) for r in table.collect()}["s|c|1|r"] == ("王五", 3)
+    # The same snapshot again, through the comparison: every row equal, nothing written.
+    snapshot = spark.createDataFrame([*first, ("s|c|1|r", "王五", 3)], schema)
+    assert upsert_changed(spark, path, snapshot, ["record_key"], delete_missing=True) == {
+        "inserted": 0,
+        "updated": 0,
+        "deleted": 0,
+    }
     assert _commits(spark, path) == commits + 1
 
 
