@@ -6,6 +6,10 @@ Readers read published versions only (:mod:`govlake.lake.published`), so a faile
 the previously published versions in service. Every validation, passed or failed, is a row of
 ``quality.validations`` (see :mod:`jobs.quality.gx_runner`).
 
+A bronze table is append-only: its gate validates only the rows appended since the version in force
+when that gives the same verdict as the whole version (:mod:`jobs.quality.bronze_slice`), and the
+whole version otherwise; the outcome's scope says which. What is published is the whole version.
+
 Passing means no ``fail`` or ``drop`` expectation is broken; broken ``warn`` expectations are
 recorded and the version is published (:class:`jobs.quality.silver.Severity`). Reference checks
 read the versions being judged for the step's own tables (they are published together) and the
@@ -23,7 +27,13 @@ from typing import Any
 from govlake.lake import Lake, Publication
 from govlake.lake.catalogue import quarantine_of
 from govlake.registry import load_registry
-from jobs.quality.gx_runner import ValidationOutcome, record_validations, validate_table_version
+from jobs.quality.bronze_slice import appended_slice
+from jobs.quality.gx_runner import (
+    ValidationOutcome,
+    record_validations,
+    validate_dataframe,
+    validate_table_version,
+)
 from jobs.quality.silver_suites import References, silver_suite
 from jobs.quality.suites import bronze_suite_of
 
@@ -68,8 +78,9 @@ class GateResult:
         lines = [f"{self.step}: quality gate passed in {self.seconds:.1f}s{extra}"]
         by_table = {o.table: o for o in self.outcomes}
         for p in self.published:
-            lines.append(f"  published {p.table} @ Delta v{p.delta_version}")
             outcome = by_table.get(p.table)
+            validated = f" (validated {outcome.row_count} rows, {outcome.scope})" if outcome else ""
+            lines.append(f"  published {p.table} @ Delta v{p.delta_version}{validated}")
             for warned in outcome.warnings if outcome else ():
                 lines.append(f"    WARNED {warned.describe()}")
             for expectation, count in sorted((outcome.dropped if outcome else {}).items()):
@@ -141,14 +152,12 @@ def gate_tables(
     versions |= {t: (lake.path(t), v) for t, v in judged.items()}
     refs = References(versions)
     outcomes = [
-        validate_table_version(
-            lake.spark,
+        _validate(
+            lake,
             table_id,
-            lake.path(table_id),
+            version,
             _suite(lake, suites, table_id, refs, dropped.get(table_id, {})),
-            version=version,
-            settings=lake.settings,
-            record=False,
+            since=in_force.get(table_id) if suites == "bronze" else None,
             dropped=dropped.get(table_id, {}),
         )
         for table_id, version in judged.items()
@@ -162,6 +171,46 @@ def gate_tables(
         outcomes=tuple(outcomes),
         seconds=time.perf_counter() - started,
     )
+
+
+def _validate(
+    lake: Lake,
+    table_id: str,
+    version: int,
+    suite: Any,
+    *,
+    since: Publication | None,
+    dropped: Mapping[str, int],
+) -> ValidationOutcome:
+    """Validate ``version`` of ``table_id``: only the rows appended since the publication ``since``
+    when that gives the whole version's verdict (:mod:`jobs.quality.bronze_slice`; bronze tables),
+    else the whole version."""
+    appended = appended_slice(lake, table_id, version, since, suite) if since is not None else None
+    if appended is None:
+        return validate_table_version(
+            lake.spark,
+            table_id,
+            lake.path(table_id),
+            suite,
+            version=version,
+            settings=lake.settings,
+            record=False,
+            dropped=dropped,
+        )
+    try:
+        return validate_dataframe(
+            appended.rows,
+            suite,
+            table=table_id,
+            delta_version=version,
+            table_path=lake.path(table_id),
+            settings=lake.settings,
+            record=False,
+            dropped=dropped,
+            since_version=appended.since_version,
+        )
+    finally:
+        appended.release()
 
 
 def settle(lake: Lake, outcomes: Sequence[ValidationOutcome], inputs: Mapping[str, int]) -> list[Publication]:

@@ -30,7 +30,7 @@ from govlake.config import Settings
 from govlake.lake import Lake, delta
 from jobs.quality import context as gx_context
 from jobs.quality.silver import Severity, severity_of
-from jobs.quality.suites import load_suite, suite_from_json, suite_to_json
+from jobs.quality.suites import load_suite, suite_fingerprint, suite_from_json, suite_to_json
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -175,6 +175,11 @@ class ValidationOutcome:
     timings: Mapping[str, float] = field(default_factory=dict)
     #: Rows the build dropped to quarantine, per drop expectation (silver tables only).
     dropped: Mapping[str, int] = field(default_factory=dict)
+    #: Which rows were validated: None, every row of the frame (the whole table version); a Delta
+    #: version P, only the rows appended since P (the bronze gate, :mod:`jobs.quality.bronze_slice`).
+    since_version: int | None = None
+    #: :func:`jobs.quality.suites.suite_fingerprint` of the suite run (None: not a GX suite run).
+    suite_fingerprint: str | None = None
 
     @property
     def failed(self) -> tuple[ExpectationOutcome, ...]:
@@ -198,10 +203,16 @@ class ValidationOutcome:
     def target(self) -> str:
         return self.table + (f" @ Delta v{self.delta_version}" if self.delta_version is not None else "")
 
+    @property
+    def scope(self) -> str:
+        """What was validated: ``whole table`` or ``appended since v3`` (``row_count`` says how many rows)."""
+        return "whole table" if self.since_version is None else f"appended since v{self.since_version}"
+
     def summary(self) -> str:
-        """One line, e.g. ``PASSED bronze.x @ Delta v3 against bronze.x: 19/19 expectations, 1000 rows``."""
+        """One line, e.g. ``PASSED bronze.x @ Delta v3 against suite bronze.x: 19/19 expectations met,
+        1000 rows (whole table)`` or ``..., 20 rows (appended since v2)``."""
         n, ok = len(self.expectations), len(self.expectations) - len(self.failed)
-        rows = f", {self.row_count} rows" if self.row_count is not None else ""
+        rows = f", {self.row_count} rows ({self.scope})" if self.row_count is not None else ""
         verdict = "PASSED" if self.passed else "FAILED"
         extra = f", {len(self.warnings)} warning(s)" if self.warnings else ""
         dropped = sum(self.dropped.values())
@@ -370,13 +381,16 @@ def validate_dataframe(
     record: bool = True,
     cache: bool | None = None,
     dropped: Mapping[str, int] | None = None,
+    since_version: int | None = None,
 ) -> ValidationOutcome:
     """Validate ``df`` against ``suite`` in one GX run; store the result, update Data Docs, log.
 
     ``table`` names the data in results and Data Docs (it is the GX data asset); ``delta_version`` and
-    ``table_path`` say which table version ``df`` is, when it is one. With ``record`` the outcome is
-    appended to the ``validations`` table in the quality zone. ``cache`` (default: only when the
-    suite derives columns) persists the frame for the duration of the run.
+    ``table_path`` say which table version ``df`` is, when it is one. ``since_version``: ``df`` is
+    only the rows of that version appended since Delta version ``since_version`` (recorded as the
+    outcome's scope). With ``record`` the outcome is appended to the ``validations`` table in the
+    quality zone. ``cache`` (default: only when the suite derives columns) persists the frame for
+    the duration of the run.
     """
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
@@ -384,6 +398,7 @@ def validate_dataframe(
     from pyspark import StorageLevel
 
     resolved = resolve_suite(suite)
+    fingerprint = suite_fingerprint(resolved.suite)  # before GX's store gives it ids
     run_id = uuid.uuid4().hex
     validated_at = datetime.now(UTC)
     timings: dict[str, float] = {}
@@ -472,6 +487,8 @@ def validate_dataframe(
         data_docs_url=docs_url,
         timings=timings,
         dropped=dict(dropped or {}),
+        since_version=since_version,
+        suite_fingerprint=fingerprint,
     )
     if outcome.success:
         log.info(outcome.summary())
@@ -554,6 +571,11 @@ def _validations_schema() -> Any:
             T.StructField("summary", T.StringType(), False),
             T.StructField("data_docs_url", T.StringType(), True),
             T.StructField("expectations", T.ArrayType(expectation), False),
+            # Added later (appends merge the schema: older rows read null, i.e. a whole-table run of
+            # an unrecorded suite). scope: "whole table" or "appended since v<since_version>".
+            T.StructField("scope", T.StringType(), True),
+            T.StructField("since_version", T.LongType(), True),
+            T.StructField("suite_fingerprint", T.StringType(), True),
         ]
     )
 
@@ -593,6 +615,9 @@ def _record_row(outcome: ValidationOutcome) -> tuple[Any, ...]:
         outcome.summary(),
         outcome.data_docs_url,
         expectations,
+        outcome.scope,
+        outcome.since_version,
+        outcome.suite_fingerprint,
     )
 
 
@@ -612,6 +637,26 @@ def record_validations(
         rows = spark.createDataFrame([_record_row(o) for o in outcomes], schema=_validations_schema())
         with writing(lake, [VALIDATIONS], owner=f"validations {outcomes[0].run_id}"):
             delta.append(rows, lake.path(VALIDATIONS), merge_schema=True)
+
+
+def passed_with_suite(
+    spark: SparkSession, settings: Settings, table: str, versions: Sequence[int], fingerprint: str
+) -> bool:
+    """Whether a recorded validation of one of ``versions`` of ``table`` passed the very suite of
+    ``fingerprint`` (:func:`jobs.quality.suites.suite_fingerprint`). Rows recorded before
+    fingerprints were recorded never match."""
+    from pyspark.sql import functions as F
+
+    records = delta.read_latest(spark, Lake(settings, spark).path(VALIDATIONS))
+    if records is None or "suite_fingerprint" not in records.columns:
+        return False
+    matching = records.where(
+        (F.col("table") == table)
+        & F.col("passed")
+        & F.col("delta_version").isin([int(v) for v in versions])
+        & (F.col("suite_fingerprint") == fingerprint)
+    )
+    return bool(matching.limit(1).count())
 
 
 def read_validations(spark: SparkSession, settings: Settings) -> DataFrame:

@@ -15,6 +15,7 @@ Bronze suites are generated from the registry; silver suites are written in
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from collections.abc import Iterable
@@ -141,6 +142,11 @@ def suite_to_json(suite: Any) -> str:
     doc = _strip_ids(suite.to_json_dict())
     # Store ids are dropped above; keep the "meta" GX adds (its version) but nothing run-specific.
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def suite_fingerprint(suite: Any) -> str:
+    """SHA-256 of the suite's deterministic JSON: equal fingerprints, equal expectations (and GX version)."""
+    return hashlib.sha256(suite_to_json(suite).encode("utf-8")).hexdigest()
 
 
 def suite_from_json(text: str) -> Any:  # -> great_expectations.ExpectationSuite
