@@ -15,8 +15,9 @@ only when all of these hold, and ``None`` otherwise (the gate then validates the
 2. Every commit after P up to V appended rows or changed none (Delta history: ``WRITE`` in append
    mode, compaction, table properties, added columns, VACUUM): no row of P was deleted or updated,
    so V is P plus the appended rows (as a multiset).
-3. ``count(V) == count(P) + count(slice)``: no appended row carries a hash of P (a file loaded
-   again), so the appended rows are exactly the slice.
+3. ``count(V) == count(P) + count(slice)``, file by file: every file hash of P has as many rows in V
+   as in P. No appended row carries a hash of P (a file loaded again) and none of P's is gone, so
+   the appended rows are exactly the slice.
 
 Why that is enough. The bronze suite checks that columns exist, that columns are not null (row by
 row) and that ``(_file_hash, _row_number)`` is unique. By 2 and 3, V = P + slice. The slice has V's
@@ -27,13 +28,17 @@ reports per row (counts, percentages, examples) are then about the slice: the ou
 so (``appended since v<P>``). A recorded pass of P that was itself such a slice stands for the
 whole of P by the same argument, one gate earlier.
 
-The slice is small next to the table: it is persisted for the GX run (one anti-join instead of one
-per metric bundle); the caller unpersists it (:meth:`AppendedSlice.release`).
+What it costs besides the GX run on the slice: the Delta history since P, one look-up in
+``quality.validations``, and two Spark jobs that count V's and P's rows per ``_file_hash`` (scans of
+that column only, whatever the table's width; one small row per landed file to the driver). The
+slice is then read by file hash and persisted for the GX run, which scans it a few times; the
+caller unpersists it (:meth:`AppendedSlice.release`).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +80,12 @@ def _keeps_rows(operation: str, parameters: dict[str, str] | None) -> bool:
     return operation in NO_DATA_CHANGE_OPERATIONS or operation == "ADD COLUMNS"
 
 
+def _rows_per_file(df: DataFrame) -> dict[str | None, int]:
+    """File hash -> rows. One small row per landed file; two of these collected beat a join of them
+    on Spark (measured: 3.5 s against 7 s for a 200k-row table on 2 busy cores)."""
+    return {r[FILE_HASH]: int(r["count"]) for r in df.groupBy(FILE_HASH).count().collect()}
+
+
 def only_appended(lake: Lake, table_id: str, since: int, version: int) -> str | None:
     """None when every commit in (``since``, ``version``] only appended or changed no row; else why not."""
     from delta.tables import DeltaTable
@@ -97,15 +108,17 @@ def appended_slice(
     see the module docstring for the conditions and why they suffice. Every ``None`` is logged
     with its reason."""
 
+    started = time.perf_counter()
+
     def whole(reason: str) -> None:
         log.info("%s @ Delta v%s: validating the whole table (%s)", table_id, version, reason)
 
     since = int(publication.delta_version)
     if version <= since:
         return whole(f"the published version is v{since}")
-    changed = only_appended(lake, table_id, since, version)
-    if changed:
-        return whole(changed)
+    rewritten = only_appended(lake, table_id, since, version)
+    if rewritten:
+        return whole(rewritten)
     fingerprint = suite_fingerprint(suite)
     if not passed_with_suite(lake.spark, lake.settings, table_id, publication.same_data_as, fingerprint):
         return whole(f"no recorded pass of v{since} against this suite ({suite.name}, {fingerprint[:12]})")
@@ -113,26 +126,36 @@ def appended_slice(
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    rows = None
     try:
         current, published = lake.read_version(table_id, version), lake.read_version(table_id, since)
-        hashes = published.select(F.col(FILE_HASH).alias("_published_hash")).distinct()
-        rows = current.join(hashes, current[FILE_HASH] == hashes["_published_hash"], "left_anti").persist(
-            StorageLevel.MEMORY_AND_DISK
-        )
-        appended, total, before = rows.count(), current.count(), published.count()
+        now, then = _rows_per_file(current), _rows_per_file(published)
     except Exception as exc:  # P's files vacuumed, its log entries expired, a column gone, ...
-        if rows is not None:
-            rows.unpersist()
         return whole(f"v{since} cannot be compared: {type(exc).__name__}: {str(exc)[:200]}")
-    if total != before + appended:
-        rows.unpersist()
-        why = "a file of it loaded again" if total > before + appended else "rows of it removed"
-        return whole(f"v{version} has {total} rows, not v{since}'s {before} + {appended} new ones: {why}")
+    changed = [(h, now.get(h, 0), n) for h, n in then.items() if now.get(h, 0) != n]
+    if changed:
+        h, n_now, n_then = changed[0]
+        return whole(
+            f"{len(changed)} file(s) of v{since} have other row counts in v{version}, e.g."
+            f" {str(h)[:12]}: {n_now} rows, not {n_then} (rows removed, or a file loaded again)"
+        )
+    new = {h: n for h, n in now.items() if h not in then}
+    appended = sum(new.values())
     if not appended:  # V holds P's rows (e.g. compacted but not republished): rare, not worth a path
-        rows.unpersist()
         return whole(f"no row appended since v{since}")
+    hashes = list(new)
+    selected = F.col(FILE_HASH).isin([h for h in hashes if h is not None])
+    if None in hashes:
+        selected = selected | F.col(FILE_HASH).isNull()
+    rows = current.where(selected).persist(StorageLevel.MEMORY_AND_DISK)
+    if rows.count() != appended:  # cannot happen (one snapshot); the count fills the cache
+        rows.unpersist()
+        return whole("the appended rows changed while they were read")
     log.info(
-        "%s @ Delta v%s: validating the %s row(s) appended since v%s", table_id, version, appended, since
+        "%s @ Delta v%s: validating the %s row(s) appended since v%s (found in %.1fs)",
+        table_id,
+        version,
+        appended,
+        since,
+        time.perf_counter() - started,
     )
     return AppendedSlice(since_version=since, version=version, rows=rows, count=appended)
