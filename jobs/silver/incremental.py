@@ -206,7 +206,6 @@ class Standardized:
     state: StandardizationState  # to keep once the records are written
     state_location: str
     state_changed: bool
-    cached: DataFrame  # the standardized rows held in memory: unpersist when done
 
     def keep_state(self, ctx: StepContext) -> None:
         """Record the state, once the records are written: a build that dies before leaves the
@@ -221,7 +220,9 @@ def _computed_once(standardized: DataFrame) -> DataFrame:
     The rules make a plan of hundreds of thousands of characters; every later action on a frame
     built on it (the drop split, resolution, the MERGE's source) would analyse and optimize all of
     it again, even when cached. Measured on an incremental population build at 20,000 persons
-    (2 cores, loaded): 35 s of driver time between Spark jobs went to that.
+    (2 cores, loaded): 35 s of driver time between Spark jobs went to that. The checkpoint's blocks
+    are freed by Spark's context cleaner once the frame is collected: ``unpersist()`` on it frees
+    nothing, so builds do not call it.
     """
     return standardized.localCheckpoint(eager=True)
 
@@ -266,7 +267,7 @@ def standardize_incrementally(
         records = ctx.drop_invalid(records_table, everything)
         present = frozenset().union(*bronze_files(bronze).values())
         state = StandardizationState(fingerprint, present - held_files(records))
-        return Standardized(records, None, plan, state, state_location, state != stored, everything)
+        return Standardized(records, None, plan, state, state_location, state != stored)
     held = held.drop("_row_hash")
     in_records = held_files(held)
     plan = plan_slice(bronze, in_records | stored.files_without_records)
@@ -277,10 +278,10 @@ def standardize_incrementally(
     if not plan.bronze:  # no new file: nothing to standardize or check
         state = StandardizationState(fingerprint, stored.files_without_records & present)
         changes = RecordChanges(removed=removed)
-        return Standardized(kept, changes, plan, state, state_location, state != stored, kept)
+        return Standardized(kept, changes, plan, state, state_location, state != stored)
     fresh = _computed_once(standardize(plan.bronze))
     added = ctx.drop_invalid(records_table, fresh)
     without = (stored.files_without_records & present) | (plan.new_files - held_files(added))
     state = StandardizationState(fingerprint, without)
     changes = RecordChanges(added=added, removed=removed)
-    return Standardized(kept.unionByName(added), changes, plan, state, state_location, state != stored, fresh)
+    return Standardized(kept.unionByName(added), changes, plan, state, state_location, state != stored)

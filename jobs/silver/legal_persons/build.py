@@ -397,36 +397,33 @@ def build_legal_persons(ctx: StepContext, *, incremental: bool = True) -> dict[s
         incremental=incremental,
     )
     mentions = standardized.records
-    try:
-        crosswalk = link_legal_persons(mentions)
-        linked = mentions.join(crosswalk.select("record_key", "legal_person_id"), "record_key").withColumn(
-            "observed_at", F.coalesce("established_on", "ingested_on")
+    crosswalk = link_legal_persons(mentions)
+    linked = mentions.join(crosswalk.select("record_key", "legal_person_id"), "record_key").withColumn(
+        "observed_at", F.coalesce("established_on", "ingested_on")
+    )
+    people = ctx.read_current(PERSONS)
+    if people is not None:
+        linked = linked.join(
+            people.select(
+                F.col("id_number").alias("legal_representative_id_number"),
+                F.col("person_id").alias("legal_representative_person_id"),
+            ),
+            "legal_representative_id_number",
+            "left",
         )
-        people = ctx.read_current(PERSONS)
-        if people is not None:
-            linked = linked.join(
-                people.select(
-                    F.col("id_number").alias("legal_representative_id_number"),
-                    F.col("person_id").alias("legal_representative_person_id"),
-                ),
-                "legal_representative_id_number",
-                "left",
-            )
-        else:
-            linked = linked.withColumn("legal_representative_person_id", F.lit(None).cast("string"))
-        counts = write_entity_library(
-            ctx,
-            LEGAL_PERSONS,
-            records=mentions,
-            crosswalk=crosswalk,
-            linked=linked,
-            ranks=trust_ranks(ctx.registry, GOLDEN_ATTRIBUTES),
-            as_of=ctx.as_of,
-            record_changes=standardized.changes,
-        )
-        standardized.keep_state(ctx)  # only once the records are written
-        counts["standardization"] = standardized.plan.summary()
-    finally:
-        standardized.cached.unpersist()
+    else:
+        linked = linked.withColumn("legal_representative_person_id", F.lit(None).cast("string"))
+    counts = write_entity_library(
+        ctx,
+        LEGAL_PERSONS,
+        records=mentions,
+        crosswalk=crosswalk,
+        linked=linked,
+        ranks=trust_ranks(ctx.registry, GOLDEN_ATTRIBUTES),
+        as_of=ctx.as_of,
+        record_changes=standardized.changes,
+    )
+    standardized.keep_state(ctx)  # only once the records are written
+    counts["standardization"] = standardized.plan.summary()
     log.info("legal-persons library: %s", counts)
     return counts

@@ -195,40 +195,37 @@ def build_population(
     model = _load_model(ctx) if previous is not None and incremental else None
     standardized = standardize(ctx, bronze, incremental=incremental)
     records = standardized.records
-    try:
-        resolution = resolve_persons(
-            spark,
-            records.select(*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS),
-            key=key,
-            backend=backend,
-            existing=previous,
-            model=model,
-        )
-        crosswalk = resolution.crosswalk.select(
-            "record_key", "source_id", "person_id", "match_method", "match_probability"
-        )
-        linked = records.join(crosswalk.select("record_key", "person_id"), "record_key")
-        counts: dict[str, Any] = write_entity_library(
-            ctx,
-            POPULATION,
-            records=records,
-            crosswalk=crosswalk,
-            linked=linked,
-            ranks=trust_ranks(ctx.registry, GOLDEN_ATTRIBUTES),
-            as_of=ctx.as_of,
-            touched=resolution.touched_person_ids,
-            merged_into=resolution.merges,
-            split_from=resolution.splits,
-            record_changes=standardized.changes,
-        )
-        standardized.keep_state(ctx)  # only once the records are written
-        counts["standardization"] = standardized.plan.summary()
-        _keep_fingerprint(ctx, key)
-        if model is None and resolution.model:  # a full run trained it: keep it for the next
-            trained = json.dumps(resolution.model).encode("utf-8")
-            storage.write_bytes(ctx.settings, ctx.location(MODEL), trained)
-        counts["resolution"] = write_resolution_summary(ctx, resolution)
-    finally:
-        standardized.cached.unpersist()
+    resolution = resolve_persons(
+        spark,
+        records.select(*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS),
+        key=key,
+        backend=backend,
+        existing=previous,
+        model=model,
+    )
+    crosswalk = resolution.crosswalk.select(
+        "record_key", "source_id", "person_id", "match_method", "match_probability"
+    )
+    linked = records.join(crosswalk.select("record_key", "person_id"), "record_key")
+    counts: dict[str, Any] = write_entity_library(
+        ctx,
+        POPULATION,
+        records=records,
+        crosswalk=crosswalk,
+        linked=linked,
+        ranks=trust_ranks(ctx.registry, GOLDEN_ATTRIBUTES),
+        as_of=ctx.as_of,
+        touched=resolution.touched_person_ids,
+        merged_into=resolution.merges,
+        split_from=resolution.splits,
+        record_changes=standardized.changes,
+    )
+    standardized.keep_state(ctx)  # only once the records are written
+    counts["standardization"] = standardized.plan.summary()
+    _keep_fingerprint(ctx, key)
+    if model is None and resolution.model:  # a full run trained it: keep it for the next
+        trained = json.dumps(resolution.model).encode("utf-8")
+        storage.write_bytes(ctx.settings, ctx.location(MODEL), trained)
+    counts["resolution"] = write_resolution_summary(ctx, resolution)
     log.info("population library: %s", counts)
     return counts
