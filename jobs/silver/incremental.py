@@ -21,6 +21,7 @@ standardizes every bronze row again when it differs (:func:`standardize_incremen
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -161,6 +162,13 @@ def plan_slice(
 
 
 # ------------------------------------------------------------------------------ standardizing
+
+
+def inputs_fingerprint(inputs: Mapping[str, Any]) -> str:
+    """SHA-256 of a library's standardization inputs (plain JSON values) as canonical JSON: the
+    fingerprint :func:`standardize_incrementally` compares with the one recorded."""
+    doc = json.dumps(inputs, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(doc.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

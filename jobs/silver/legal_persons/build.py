@@ -41,7 +41,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from govlake.lake.context import StepContext
-from jobs.silver.incremental import bronze_record_key, standardize_incrementally
+from jobs.silver.incremental import bronze_record_key, inputs_fingerprint, standardize_incrementally
 from jobs.silver.survivorship import trust_ranks
 from jobs.silver.tables import EntityLibrary, skipped, write_entity_library
 
@@ -279,20 +279,18 @@ def legal_person_mentions(bronze: dict[str, DataFrame], date_formats: list[str])
 def standardization_fingerprint(date_formats: list[str]) -> str:
     """SHA-256 of every input of :func:`legal_person_mentions` besides the bronze rows: the rules
     version, the date formats in order, the status vocabulary, the admin-code and industry tables."""
-    import hashlib
-    import json
-
     from jobs.silver.rules.admin_codes import codes_fingerprint
     from jobs.silver.rules.industry import sections_fingerprint
 
-    doc = {
-        "rules_version": RULES_VERSION,
-        "date_formats": list(date_formats),
-        "status_vocabulary": STATUS_VOCABULARY,
-        "admin_codes": codes_fingerprint(),
-        "industry_sections": sections_fingerprint(),
-    }
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+    return inputs_fingerprint(
+        {
+            "rules_version": RULES_VERSION,
+            "date_formats": list(date_formats),
+            "status_vocabulary": STATUS_VOCABULARY,
+            "admin_codes": codes_fingerprint(),
+            "industry_sections": sections_fingerprint(),
+        }
+    )
 
 
 #: ``match_method`` values, in the order they are tried (see the module docstring).

@@ -77,22 +77,10 @@ def _row_keys(registry: Registry, datasets: list[str]) -> dict[str, tuple[str, .
     return {name: registry.datasets[name].row_key for name in datasets if name in registry.datasets}
 
 
-def person_records_of(
-    ctx: StepContext, bronze: dict[str, DataFrame], datasets: list[str] | None = None
-) -> DataFrame:
-    """The standardized person records of these bronze tables, as this build makes them.
-
-    ``datasets``: the population bronze tables published (default: those of ``bronze``), whose
-    sources' date formats the rules try; a slice of bronze is standardized with all of them.
-    """
-    registry, datasets = ctx.registry, datasets if datasets is not None else list(bronze)
+def person_records_of(ctx: StepContext, bronze: dict[str, DataFrame]) -> DataFrame:
+    """The standardized person records of these bronze tables, as this build makes them."""
+    registry, datasets = ctx.registry, list(bronze)
     return person_records(bronze, date_formats_of(registry, datasets), _row_keys(registry, datasets))
-
-
-def fingerprint_of(ctx: StepContext, datasets: list[str]) -> str:
-    """The standardization fingerprint of these published population datasets."""
-    registry = ctx.registry
-    return standardization_fingerprint(date_formats_of(registry, datasets), _row_keys(registry, datasets))
 
 
 def standardize(ctx: StepContext, bronze: dict[str, DataFrame], *, incremental: bool = True) -> Standardized:
@@ -102,13 +90,15 @@ def standardize(ctx: StepContext, bronze: dict[str, DataFrame], *, incremental: 
     row keys, mentions, admin-code table and :data:`~jobs.silver.population.records.RULES_VERSION`
     is the one recorded at ``population.standardization``."""
     datasets = list(bronze)
+    # Computed once from every published dataset, so a slice of bronze is standardized with the
+    # same date formats and row keys as a full run, and the fingerprint names exactly those.
+    date_formats, row_keys = date_formats_of(ctx.registry, datasets), _row_keys(ctx.registry, datasets)
     return standardize_incrementally(
         ctx,
         bronze,
         records_table=RECORDS,
-        # a slice is standardized with every published dataset's date formats, as a full run is
-        standardize=lambda part: person_records_of(ctx, part, datasets),
-        fingerprint=fingerprint_of(ctx, datasets),
+        standardize=lambda part: person_records(part, date_formats, row_keys),
+        fingerprint=standardization_fingerprint(date_formats, row_keys),
         state_location=STANDARDIZATION,
         incremental=incremental,
     )

@@ -137,21 +137,20 @@ def standardization_fingerprint(date_formats: Sequence[str], row_keys: Mapping[s
     the person mentions and the admin-code table: equal fingerprints mean the same bronze row
     gives the same record.
     """
-    import hashlib
-    import json
-
+    from jobs.silver.incremental import inputs_fingerprint
     from jobs.silver.rules.admin_codes import codes_fingerprint
 
-    doc = {
-        "rules_version": RULES_VERSION,
-        "date_formats": list(date_formats),
-        "row_keys": {name: list(key) for name, key in sorted(row_keys.items())},
-        "mentions": {
-            name: [asdict(m) for m in mentions] for name, mentions in sorted(PERSON_MENTIONS.items())
-        },
-        "admin_codes": codes_fingerprint(),
-    }
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+    return inputs_fingerprint(
+        {
+            "rules_version": RULES_VERSION,
+            "date_formats": list(date_formats),
+            "row_keys": {name: list(key) for name, key in sorted(row_keys.items())},
+            "mentions": {
+                name: [asdict(m) for m in mentions] for name, mentions in sorted(PERSON_MENTIONS.items())
+            },
+            "admin_codes": codes_fingerprint(),
+        }
+    )
 
 
 def record_identity(row_key: Sequence[str], role: str, record_key: Column) -> Column:
