@@ -63,7 +63,7 @@ def generated_records(scale: int, seed: int, work: Path) -> GeneratedRecords:
     from govlake.lake.context import StepContext
     from govlake.registry import load_registry
     from jobs.pipeline.graph import StepKind, pipeline_graph
-    from jobs.pipeline.run import land, load
+    from jobs.pipeline.run import land, load, plan
     from jobs.silver.population.build import date_formats_of, person_records_of
     from jobs.silver.population.match_report import truth_keys
     from jobs.silver.population.records import PERSON_MENTIONS
@@ -88,8 +88,8 @@ def generated_records(scale: int, seed: int, work: Path) -> GeneratedRecords:
     # Landing and loading resume where a stopped run left off: files are known by their hash.
     for step in graph.steps:
         if step.kind is StepKind.INGEST and step.source_id in population_sources:
-            for landed in land(step, lake):
-                load(step, lake, landed["file_hash"])
+            for batch in plan(lake, land(step, lake)):
+                load(step, lake, batch)
     loaded_at = time.perf_counter()
     step = graph.step("silver.population")
     ctx = StepContext.open(lake, step.name, step.inputs, pins={})

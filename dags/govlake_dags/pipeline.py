@@ -63,7 +63,7 @@ def _gate_task(step: Step, outlet: Asset) -> Any:
     @task(task_id="gate", pool=SPARK_POOL, retries=0, outlets=[outlet], multiple_outputs=False)
     def gate(
         built: dict[str, Any] | None = None,
-        loads: list[dict[str, Any]] | None = None,
+        loads: list[list[dict[str, Any]]] | None = None,
         outlet_events: Any = None,
     ) -> dict[str, Any]:
         """Validate the step's new output versions; publish them together only if every one passed."""
@@ -94,7 +94,7 @@ def _gate_task(step: Step, outlet: Asset) -> Any:
         if built is not None:
             summary["build"] = built.get("counts", {})
         if loads is not None:
-            summary |= _accounting(step, list(loads))
+            summary |= _accounting(step, [file for batch in loads for file in batch])
         summary = plain(summary)
         outlet_events[outlet].extra = summary
         return summary
@@ -103,7 +103,8 @@ def _gate_task(step: Step, outlet: Asset) -> Any:
 
 
 def _accounting(step: Step, loads: list[dict[str, Any]]) -> dict[str, Any]:
-    """What an ingest run's loads did, summed over its files (the asset event carries it)."""
+    """What an ingest run's loads did, summed over its source's files (the asset event carries it)."""
+    loads = [r for r in loads if r.get("source_id") == step.source_id]  # not an old batch's others
     fresh = [r for r in loads if r.get("status") != "ALREADY_LOADED"]
     return {
         "source_id": step.source_id,
@@ -179,40 +180,47 @@ def build_ingest_dag(graph: Graph, step: Step) -> DAG:
     def ingest() -> None:
         @task(task_id="land", execution_timeout=timedelta(minutes=30))
         def land() -> list[dict[str, Any]]:
-            """Move new extracts into the raw zone; return every raw file still to load."""
+            """Move new extracts into raw; plan every raw file still to load into load batches."""
             from jobs.pipeline.run import land as run_land
+            from jobs.pipeline.run import plan
 
             landed = run_land(_step(name), _lake())
             new = sum(not f["already_landed"] for f in landed)
-            log.info("%s: %d file(s) to load (%d newly landed)", name, len(landed), new)
-            return landed
+            batches = plan(_lake(), landed)
+            log.info(
+                "%s: %d file(s) to load (%d newly landed) in %d batch(es)",
+                name,
+                len(landed),
+                new,
+                len(batches),
+            )
+            return batches
 
         @task(
             task_id="load",
-            multiple_outputs=False,  # one XCom per file, not one per key
+            multiple_outputs=False,  # one XCom per batch, not one per key
             pool=SPARK_POOL,
             execution_timeout=timedelta(hours=2),
-            map_index_template="{{ govlake_file_label }}",
+            map_index_template="{{ govlake_batch_label }}",
             # A mapped TaskFlow task does not take its docstring as doc_md: say it explicitly.
-            doc_md="Load one raw file into bronze: rows in = accepted + quarantined (with a reason), else "
-            "nothing is written. Idempotent; an accounting mismatch fails at once, without retries.",
+            doc_md="Load one batch of raw files into bronze (one Delta commit per table): for each file, "
+            "rows in = accepted + quarantined (with a reason), else nothing of it is written. Idempotent; "
+            "an accounting mismatch fails at once, without retries.",
         )
-        def load(landed_file: dict[str, Any]) -> dict[str, Any]:
-            """Load one raw file into bronze (rows in = accepted + quarantined, or nothing is written)."""
+        def load(batch: dict[str, Any]) -> list[dict[str, Any]]:
+            """Load one batch of raw files into bronze (rows in = accepted + quarantined, per file)."""
             from airflow.sdk.exceptions import AirflowFailException
 
             from jobs.bronze.load import AccountingError
             from jobs.pipeline.run import load as run_load
 
-            get_current_context()["govlake_file_label"] = (  # type: ignore[typeddict-unknown-key]
-                f"{landed_file['original_name']} ({landed_file['file_hash'][:12]})"
-            )
+            get_current_context()["govlake_batch_label"] = batch["label"]  # type: ignore[typeddict-unknown-key]
             try:
-                return run_load(_step(name), _lake(), landed_file["file_hash"])
+                return run_load(_step(name), _lake(), batch)
             except AccountingError as exc:  # deterministic: retrying cannot fix it
                 raise AirflowFailException(str(exc)) from exc
 
-        _gate_task(step, outlet)(loads=load.expand(landed_file=land()))
+        _gate_task(step, outlet)(loads=load.expand(batch=land()))
 
     return ingest()
 

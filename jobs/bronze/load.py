@@ -1,4 +1,4 @@
-"""Load one raw extract into its dataset's bronze Delta table: extract -> transform -> validate -> load.
+"""Load raw extracts into their datasets' bronze Delta tables: extract -> transform -> validate -> load.
 
 extract    the streaming reader (:mod:`jobs.bronze.readers`) turns the raw bytes into Arrow batches
            written to a Parquet staging folder of the file, a chunk at a time: the driver never
@@ -9,9 +9,14 @@ validate   the accounting check: the records a separate count of the raw bytes f
            (:mod:`jobs.bronze.counting`, not the reader) must equal accepted + quarantined, before
            anything is written;
 load       quarantine, bronze, then the ingest log, each an idempotent Delta append (``txnAppId`` =
-           the file, ``txnVersion`` = 1), so a retried or killed load never duplicates rows and a
-           re-run completes whatever the previous attempt did not. The log entry, written last, is
-           what marks the file as loaded.
+           the batch, ``txnVersion`` = 1), so a retried or killed load never duplicates rows and a
+           re-run completes whatever the previous attempt did not. The log entries, written last,
+           are what marks the files as loaded.
+
+Files load in batches (:class:`Batch`): every file of a batch is staged and checked, then each
+table takes one commit for the whole batch. A Delta commit costs seconds whatever its size, and
+three per file made ingestion several times its I/O floor. ``govlake ingest`` loads everything
+waiting as one batch; an ingestion DAG, the files of its source.
 
 A file over one of its source's ``limits`` is REJECTED unread: no rows, a log entry naming the
 limit, and its bytes stay in raw.
@@ -19,8 +24,12 @@ limit, and its bytes stay in raw.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -227,196 +236,433 @@ def _append_once(df: DataFrame, path: str, app_id: str) -> None:
     delta.append_once(df, path, app_id, TXN_VERSION)
 
 
-def load_file(source_id: str, file_hash: str, settings: Settings) -> dict[str, Any]:
-    """Load one landed file into bronze; return its accounting. Safe to call again at any time.
+# ---------------------------------------------------------------- batches
 
-    Holds the writer leases of the three tables it appends to (govlake.lake.writers): the sources
-    of one dataset, and every source for the ingest log and quarantine, load one file at a time.
+#: A batch's bounds. Each table takes one Delta commit per batch (a commit's fixed cost, seconds,
+#: dwarfs a small file's rows), but every file of a batch is staged before the first commit.
+MAX_BATCH_FILES = 200
+MAX_BATCH_BYTES = 8 * 2**30
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Raw files loaded together: one quarantine, one ingest-log and one append per bronze table.
+
+    Its id is a digest of its files. The plan is stored (``bronze.batches`` location) before the
+    first commit and deleted after the last, so a re-run after a crash loads the same files under
+    the same ``txnAppId`` and Delta skips whatever had committed, even when new files have arrived.
+    """
+
+    batch_id: str
+    files: tuple[tuple[str, str], ...]  # (source_id, file_hash), sorted
+
+    @classmethod
+    def of(cls, files: Iterable[tuple[str, str]]) -> Batch:
+        ordered = tuple(sorted(set(files)))
+        digest = hashlib.sha256("\n".join(f"{s}:{h}" for s, h in ordered).encode()).hexdigest()
+        return cls(digest[:24], ordered)
+
+    @property
+    def app_id(self) -> str:
+        return f"govlake-bronze-batch:{self.batch_id}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"batch_id": self.batch_id, "files": [list(f) for f in self.files]}
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> Batch:
+        return cls(str(value["batch_id"]), tuple((str(s), str(h)) for s, h in value["files"]))
+
+
+def _plan_path(settings: Settings, batch_id: str) -> str:
+    return f"{Lake(settings).location('bronze.batches')}/{batch_id}.json"
+
+
+def _open_plans(settings: Settings) -> list[Batch]:
+    """Batches planned and not finished (a crash or a failure between plan and last commit)."""
+    plans = []
+    for stored in storage.list_files(settings, Lake(settings).location("bronze.batches")):
+        if stored.path.endswith(".json"):
+            plans.append(Batch.from_json(json.loads(storage.read_bytes(settings, stored.path))))
+    return plans
+
+
+def _is_loaded(settings: Settings, source_id: str, file_hash: str) -> bool:
+    return storage.exists(settings, loaded_marker_path(settings, source_id, file_hash))
+
+
+def plan_batches(settings: Settings, files: Iterable[tuple[str, str]]) -> list[Batch]:
+    """The batches that load ``files`` (source_id, file_hash), stored before anything is written.
+
+    Files already loaded are left out. An unfinished batch holding any of the files is taken as it
+    was planned, other files and all; the rest are cut into new batches of at most
+    ``MAX_BATCH_FILES`` files and ``MAX_BATCH_BYTES`` raw bytes. Planning twice gives the same
+    batches.
+    """
+    pending = {f for f in files if not _is_loaded(settings, *f)}
+    batches = [plan for plan in _open_plans(settings) if pending & set(plan.files)]
+    for plan in batches:
+        pending -= set(plan.files)
+    chunk: list[tuple[str, str]] = []
+    chunk_bytes = 0
+    for source_id, file_hash in sorted(pending):
+        size = read_metadata(settings, source_id, file_hash).size_bytes
+        if chunk and (len(chunk) >= MAX_BATCH_FILES or chunk_bytes + size > MAX_BATCH_BYTES):
+            batches.append(Batch.of(chunk))
+            chunk, chunk_bytes = [], 0
+        chunk.append((source_id, file_hash))
+        chunk_bytes += size
+    if chunk:
+        batches.append(Batch.of(chunk))
+    for batch in batches:
+        path = _plan_path(settings, batch.batch_id)
+        if not storage.exists(settings, path):
+            storage.write_bytes(settings, path, json.dumps(batch.as_json()).encode())
+    return batches
+
+
+def load_files(files: Iterable[tuple[str, str]], settings: Settings) -> list[dict[str, Any]]:
+    """Load landed files (source_id, file_hash) into bronze, in batches; the accounting of each file.
+
+    Safe to call again at any time. A file loaded before is reported ``ALREADY_LOADED``.
+    """
+    files = list(dict.fromkeys(files))
+    summaries: list[dict[str, Any]] = []
+    batched: set[tuple[str, str]] = set()
+    for batch in plan_batches(settings, files):
+        summaries += load_batch(batch, settings)
+        batched |= set(batch.files)
+    for source_id, file_hash in files:
+        if (source_id, file_hash) not in batched:
+            summaries.append(_already_loaded(settings, source_id, file_hash))
+    return summaries
+
+
+def load_file(source_id: str, file_hash: str, settings: Settings) -> dict[str, Any]:
+    """Load one landed file (a batch of one); its accounting."""
+    return next(s for s in load_files([(source_id, file_hash)], settings) if s["file_hash"] == file_hash)
+
+
+def _already_loaded(settings: Settings, source_id: str, file_hash: str) -> dict[str, Any]:
+    meta = read_metadata(settings, source_id, file_hash)
+    log.info("%s: %s (%s) was loaded before; nothing to do", source_id, meta.original_name, file_hash)
+    return {
+        "source_id": source_id,
+        "file_hash": file_hash,
+        "original_name": meta.original_name,
+        "status": "ALREADY_LOADED",
+    }
+
+
+def load_batch(batch: Batch, settings: Settings) -> list[dict[str, Any]]:
+    """Load one planned batch; the accounting of each of its files. Safe to call again at any time.
+
+    Holds the writer leases of every table it appends to (govlake.lake.writers): each bronze table
+    of its files' datasets, the ingest log and quarantine.
     """
     from govlake.lake.writers import writing
 
     registry = load_registry(settings.registry_path)
-    dataset = registry.dataset_of(registry.source(source_id))
-    tables = (bronze_id(dataset.name), INGEST_LOG, QUARANTINE)
-    with writing(Lake(settings), tables, owner=f"ingest.{source_id} {file_hash[:12]}"):
-        return _load_file(source_id, file_hash, settings)
+    datasets = {registry.dataset_of(registry.source(source_id)).name for source_id, _ in batch.files}
+    tables = (*(bronze_id(d) for d in datasets), INGEST_LOG, QUARANTINE)
+    owner = f"ingest batch {batch.batch_id[:12]} ({len(batch.files)} file(s))"
+    with writing(Lake(settings), tables, owner=owner):
+        return _load_batch(batch, settings)
 
 
-def _load_file(source_id: str, file_hash: str, settings: Settings) -> dict[str, Any]:
+@dataclass
+class _File:
+    """One file of a batch while it loads."""
+
+    source: Source
+    dataset: Dataset
+    meta: Any  # jobs.raw.land.LandedFile
+    file_hash: str
+    staged: Staged | None = None
+    refused: FileRefused | None = None
+    read_seconds: float = 0.0
+    sound: DataFrame | None = None  # staged sound records, flagged, with lineage
+    held: DataFrame | None = None  # the reader's quarantine, with lineage
+    rows_in: int = 0
+    accepted: int = 0
+    flagged: int = 0  # sound records Spark found wanting
+
+    @property
+    def quarantined(self) -> int:
+        return self.flagged + (self.staged.held_rows if self.staged else 0)
+
+    @property
+    def read(self) -> ReadResult:
+        if self.staged is not None:
+            return self.staged.read
+        assert self.refused is not None
+        return ReadResult(None, file_reason=self.refused.reason, file_detail=self.refused.detail)
+
+    @property
+    def status(self) -> str:
+        read = self.read
+        if self.refused is not None:
+            return "REJECTED"
+        if read.file_reason is Reason.EMPTY_FILE or self.rows_in == 0:  # e.g. a header and no rows
+            return "EMPTY"
+        if read.file_reason is not None:
+            return "REJECTED"
+        return "LOADED_WITH_QUARANTINE" if self.quarantined else "LOADED"
+
+
+def _with_lineage(file: _File, ingested_at: datetime, frame: DataFrame) -> DataFrame:
     from pyspark.sql import functions as F
 
+    return frame.select(
+        "*",
+        F.lit(file.source.id).alias("_source_id"),
+        F.lit(file.source.prefecture).cast("string").alias("_prefecture"),
+        F.lit(file.meta.batch_id).alias("_batch_id"),
+        F.lit(file.file_hash).alias("_file_hash"),
+        F.lit(ingested_at).alias("_ingested_at"),
+    )
+
+
+def _frames(spark: SparkSession, file: _File, ingested_at: datetime) -> None:
+    """Set the file's sound (flagged) and held frames: lazily, nothing is read yet."""
+    from pyspark.sql import functions as F
+
+    assert file.staged is not None
+    sound = spark.read.parquet(file.staged.sound)
+    held = spark.read.parquet(file.staged.held)
+    read = file.staged.read
+    if read.file_reason is not None:  # the whole file is held back: every record, one reason
+        sound = sound.withColumn("_reason", F.lit(read.file_reason.value))
+        sound = sound.withColumn("_detail", F.lit(read.file_detail))
+        held = held.withColumn("_reason", F.lit(read.file_reason.value))
+        held = held.withColumn("_detail", F.lit(read.file_detail))
+    else:
+        sound = flag_required_values(sound, file.dataset, file.source)
+    file.sound = _with_lineage(file, ingested_at, sound)
+    file.held = _with_lineage(file, ingested_at, held)
+
+
+def _union(frames: list[DataFrame]) -> DataFrame:
+    return functools.reduce(lambda a, b: a.unionByName(b), frames)
+
+
+def _quarantine_rows(file: _File) -> DataFrame:
+    """The file's quarantined records in quarantine's columns: the reader's and Spark's."""
+    from pyspark.sql import functions as F
+
+    assert file.sound is not None and file.held is not None
+    parts = []
+    if file.staged and file.staged.held_rows:
+        parts.append(file.held)
+    if file.flagged:
+        parts.append(file.sound.where(F.col("_reason").isNotNull()))
+    return _union(parts).select(
+        "_source_id",
+        F.lit(file.dataset.name).alias("_dataset"),
+        "_prefecture",
+        "_batch_id",
+        "_file_hash",
+        F.col("_row_number").cast("int").alias("_row_number"),
+        F.col("_raw_text").alias("raw_text"),
+        F.col("_reason").alias("reason_code"),
+        F.col("_detail").alias("reason_detail"),
+        "_ingested_at",
+        F.col("_raw_offset").alias("raw_offset"),
+        F.col("_raw_length").alias("raw_length"),
+    )
+
+
+def _accepted_rows(file: _File) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    assert file.sound is not None
+    return file.sound.where(F.col("_reason").isNull()).select(
+        *file.dataset.column_names,
+        F.col("_extra"),
+        "_source_id",
+        "_prefecture",
+        "_batch_id",
+        "_file_hash",
+        F.col("_row_number").cast("int").alias("_row_number"),
+        "_ingested_at",
+    )
+
+
+def _count(files: list[_File]) -> None:
+    """Accepted and flagged records per file, in one Spark job for the whole batch."""
+    from pyspark.sql import functions as F
+
+    frames = [f.sound.select("_file_hash", F.col("_reason").isNull().alias("ok")) for f in files if f.sound]
+    if not frames:
+        return
+    totals = {
+        row["_file_hash"]: row
+        for row in _union(frames)
+        .groupBy("_file_hash")
+        .agg(F.count_if("ok").alias("ok"), F.count("*").alias("all"))
+        .collect()
+    }
+    for file in files:
+        row = totals.get(file.file_hash)
+        if file.staged is not None:
+            file.accepted = int(row["ok"]) if row else 0
+            file.flagged = (int(row["all"]) - int(row["ok"])) if row else 0
+            file.rows_in = file.staged.counted
+
+
+def _load_batch(batch: Batch, settings: Settings) -> list[dict[str, Any]]:
     lake = Lake(settings)
     registry = load_registry(settings.registry_path)
-    source = registry.source(source_id)
-    dataset = registry.dataset_of(source)
-    meta = read_metadata(settings, source_id, file_hash)
     spark = lake.spark
-    bronze_path, log_path, quarantine_path = (
-        lake.path(bronze_id(dataset.name)),
-        lake.path(INGEST_LOG),
-        lake.path(QUARANTINE),
-    )
-    summary: dict[str, Any] = {
-        "source_id": source_id,
-        "file_hash": file_hash,
-        "dataset": dataset.name,
-        "original_name": meta.original_name,
-    }
-
     started = time.perf_counter()
     seconds: dict[str, float] = {}
 
     def lap(phase: str) -> None:
         nonlocal started
         now = time.perf_counter()
-        seconds[phase] = round(now - started, 3)
+        seconds[phase] = round(seconds.get(phase, 0.0) + now - started, 3)
         started = now
 
-    # The marker follows the log entry; a load that died in between simply runs again, its three
-    # appends being idempotent (the log is not read: a Spark job per file saved).
-    if storage.exists(settings, loaded_marker_path(settings, source_id, file_hash)):
-        log.info("%s: %s (%s) was loaded before; nothing to do", source_id, meta.original_name, file_hash)
-        storage.write_bytes(settings, loaded_marker_path(settings, source_id, file_hash), b"")
-        return summary | {"status": "ALREADY_LOADED"}
+    summaries: list[dict[str, Any]] = []
+    files: list[_File] = []
+    # A marker follows its log entry; a batch that died in between simply runs again, its appends
+    # being idempotent (the log is not read: a Spark job saved).
+    for source_id, file_hash in batch.files:
+        if _is_loaded(settings, source_id, file_hash):
+            summaries.append(_already_loaded(settings, source_id, file_hash))
+            continue
+        source = registry.source(source_id)
+        meta = read_metadata(settings, source_id, file_hash)
+        files.append(_File(source, registry.dataset_of(source), meta, file_hash))
 
-    app_id = f"govlake-bronze:{source_id}:{file_hash}"
-    staging = lake.location("bronze.staging", source_id=source_id, file_hash=file_hash)
     ingested_at = datetime.now(UTC)
-    _ensure_table(spark, settings, bronze_path, bronze_ddl(dataset), partition_by="_source_id")
-    _ensure_table(spark, settings, quarantine_path, QUARANTINE_DDL, partition_by="_dataset")
-    _ensure_table(spark, settings, log_path, INGEST_LOG_DDL)
+    for dataset in {f.dataset.name: f.dataset for f in files}.values():
+        _ensure_table(spark, settings, lake.path(bronze_id(dataset.name)), bronze_ddl(dataset), "_source_id")
+    if files:
+        _ensure_table(spark, settings, lake.path(QUARANTINE), QUARANTINE_DDL, partition_by="_dataset")
+        _ensure_table(spark, settings, lake.path(INGEST_LOG), INGEST_LOG_DDL)
     lap("prepare")
-    try:
-        staged = stage_file(
-            settings, source, dataset, raw_object_path(settings, source_id, file_hash), staging
-        )
-    except FileRefused as over:
-        lap("read")
-        read = ReadResult(None, file_reason=over.reason, file_detail=over.detail)
-        rows_in = n_accepted = n_quarantined = 0
-        status = "REJECTED"
-    else:
-        lap("read")
-        read = staged.read
-        lineage = [
-            F.lit(source_id).alias("_source_id"),
-            F.lit(source.prefecture).cast("string").alias("_prefecture"),
-            F.lit(meta.batch_id).alias("_batch_id"),
-            F.lit(file_hash).alias("_file_hash"),
-            F.col("_row_number").cast("int").alias("_row_number"),
-            F.lit(ingested_at).alias("_ingested_at"),
-        ]
-        sound = spark.read.parquet(staged.sound)
-        held = spark.read.parquet(staged.held)
-        if read.file_reason is not None:  # the whole file is held back: every record, one reason
-            sound = sound.withColumn("_reason", F.lit(read.file_reason.value))
-            sound = sound.withColumn("_detail", F.lit(read.file_detail))
-            held = held.withColumn("_reason", F.lit(read.file_reason.value))
-            held = held.withColumn("_detail", F.lit(read.file_detail))
-        else:
-            sound = flag_required_values(sound, dataset, source)
-        totals = sound.agg(
-            F.count_if(F.col("_reason").isNull()).alias("ok"), F.count("*").alias("all")
-        ).first()
-        n_accepted, n_flagged = int(totals["ok"]), int(totals["all"]) - int(totals["ok"])
-        n_quarantined = n_flagged + staged.held_rows
-        rows_in = staged.counted
-        lap("check")
-        if rows_in != n_accepted + n_quarantined:
-            storage.delete_tree(settings, staging)
-            raise AccountingError(
-                f"{source_id} file {meta.original_name} ({file_hash}): the raw bytes hold {rows_in} records "
-                f"but {n_accepted} were accepted + {n_quarantined} quarantined (the reader emitted "
-                f"{read.rows}); nothing was written"
-            )
-        if read.file_reason is Reason.EMPTY_FILE or rows_in == 0:  # e.g. a header and no rows
-            status = "EMPTY"
-        elif read.file_reason is not None:
-            status = "REJECTED"
-        else:
-            status = "LOADED_WITH_QUARANTINE" if n_quarantined else "LOADED"
-        if n_quarantined:
-            # Only the reader's own quarantine, a small file, is read whole; the sound records are
-            # scanned again only when Spark flagged some of them.
-            rejected = held.unionByName(sound.where(F.col("_reason").isNotNull())) if n_flagged else held
-            quarantined = rejected.select(
-                *lineage[:4],
-                F.lit(dataset.name).alias("_dataset"),
-                lineage[4],
-                F.col("_raw_text").alias("raw_text"),
-                F.col("_reason").alias("reason_code"),
-                F.col("_detail").alias("reason_detail"),
-                lineage[5],
-                F.col("_raw_offset").alias("raw_offset"),
-                F.col("_raw_length").alias("raw_length"),
-            )
-            _append_once(quarantined.select(*QUARANTINE_COLUMNS), quarantine_path, app_id)
-            lap("quarantine")
-        if n_accepted:
-            accepted = sound.where(F.col("_reason").isNull()).select(
-                *dataset.column_names, F.col("_extra"), *lineage
-            )
-            _append_once(accepted, bronze_path, app_id)
-            lap("bronze")
 
-    entry = {
-        "source_id": source_id,
-        "dataset": dataset.name,
-        "prefecture": source.prefecture,
-        "file_hash": file_hash,
-        "original_name": meta.original_name,
-        "batch_id": meta.batch_id,
-        "size_bytes": meta.size_bytes,
-        "encoding_declared": source.encoding,
+    for file in files:
+        file_started = time.perf_counter()
+        staging = _staging(lake, file)
+        raw_path = raw_object_path(settings, file.source.id, file.file_hash)
+        try:
+            file.staged = stage_file(settings, file.source, file.dataset, raw_path, staging)
+        except FileRefused as over:
+            file.refused = over
+        else:
+            _frames(spark, file, ingested_at)
+        file.read_seconds = round(time.perf_counter() - file_started, 3)
+    lap("read")
+
+    _count(files)
+    wrong = [f for f in files if f.staged is not None and f.rows_in != f.accepted + f.quarantined]
+    for file in wrong:  # nothing of such a file is written: it stays unloaded, in raw
+        storage.delete_tree(settings, _staging(lake, file))
+    files = [f for f in files if f not in wrong]
+    lap("check")
+
+    quarantined = [_quarantine_rows(f) for f in files if f.quarantined]
+    if quarantined:
+        _append_once(_union(quarantined).select(*QUARANTINE_COLUMNS), lake.path(QUARANTINE), batch.app_id)
+        lap("quarantine")
+    for dataset_name in sorted({f.dataset.name for f in files if f.accepted}):
+        accepted = [_accepted_rows(f) for f in files if f.accepted and f.dataset.name == dataset_name]
+        _append_once(_union(accepted), lake.path(bronze_id(dataset_name)), batch.app_id)
+    lap("bronze")
+
+    entries = [_log_entry(f, ingested_at) for f in files]
+    if entries:
+        # The log entries are written last: they are what marks the files as loaded.
+        _append_once(spark.createDataFrame(entries, INGEST_LOG_DDL), lake.path(INGEST_LOG), batch.app_id)
+    for file in files:
+        storage.write_bytes(settings, loaded_marker_path(settings, file.source.id, file.file_hash), b"")
+        if file.staged is not None:
+            storage.delete_tree(settings, _staging(lake, file))
+    storage.delete(settings, _plan_path(settings, batch.batch_id))
+    lap("log")
+
+    for file, entry in zip(files, entries, strict=True):
+        _log_outcome(file, entry)
+        summaries.append(_summary(file, entry, batch, seconds))
+    log.info("ingest batch %s: %d file(s) in %s s", batch.batch_id[:12], len(batch.files), seconds)
+    if wrong:
+        raise AccountingError(
+            "; ".join(
+                f"{f.source.id} file {f.meta.original_name} ({f.file_hash}): the raw bytes hold {f.rows_in} "
+                f"records but {f.accepted} were accepted + {f.quarantined} quarantined (the reader emitted "
+                f"{f.read.rows}); nothing of it was written"
+                for f in wrong
+            )
+            + (f" (the batch's {len(files)} other file(s) were loaded)" if files else "")
+        )
+    return summaries
+
+
+def _staging(lake: Lake, file: _File) -> str:
+    return lake.location("bronze.staging", source_id=file.source.id, file_hash=file.file_hash)
+
+
+def _log_entry(file: _File, ingested_at: datetime) -> dict[str, Any]:
+    read = file.read
+    return {
+        "source_id": file.source.id,
+        "dataset": file.dataset.name,
+        "prefecture": file.source.prefecture,
+        "file_hash": file.file_hash,
+        "original_name": file.meta.original_name,
+        "batch_id": file.meta.batch_id,
+        "size_bytes": file.meta.size_bytes,
+        "encoding_declared": file.source.encoding,
         "encoding_used": read.encoding,
-        "rows_in": rows_in,
-        "rows_accepted": n_accepted,
-        "rows_quarantined": n_quarantined,
-        "status": status,
+        "rows_in": file.rows_in,
+        "rows_accepted": file.accepted,
+        "rows_quarantined": file.quarantined,
+        "status": file.status,
         "file_reason": read.file_reason.value if read.file_reason else None,
         "file_detail": read.file_detail,
         "drift_columns": read.drift_columns[:MAX_DRIFT_LOGGED],
         "loaded_at": ingested_at,
     }
-    # The log entry is written last: it is what marks the file as loaded.
-    _append_once(spark.createDataFrame([entry], INGEST_LOG_DDL), log_path, app_id)
-    storage.write_bytes(settings, loaded_marker_path(settings, source_id, file_hash), b"")
-    storage.delete_tree(settings, staging)
-    lap("log")
 
+
+def _log_outcome(file: _File, entry: Mapping[str, Any]) -> None:
+    read, name, source_id = file.read, file.meta.original_name, file.source.id
     if read.drift_columns:
         log.warning(
             "%s: schema drift in %s: %d unexpected column(s) %s kept in _extra",
             source_id,
-            meta.original_name,
+            name,
             len(read.drift_columns),
             read.drift_columns[:20],
         )
     if read.file_reason is not None:
-        log.warning("%s: %s %s: %s", source_id, meta.original_name, status, read.file_detail)
-        if read.file_reason in LIMIT_REASONS or rows_in == 0:
-            log.warning("%s: %s stays in raw at %s", source_id, meta.original_name, meta.raw_path)
+        log.warning("%s: %s %s: %s", source_id, name, entry["status"], read.file_detail)
+        if read.file_reason in LIMIT_REASONS or file.rows_in == 0:
+            log.warning("%s: %s stays in raw at %s", source_id, name, file.meta.raw_path)
     log.info(
-        "%s: %s rows in=%d accepted=%d quarantined=%d (seconds: %s)",
+        "%s: %s rows in=%d accepted=%d quarantined=%d (read in %.2f s)",
         source_id,
-        meta.original_name,
-        rows_in,
-        n_accepted,
-        n_quarantined,
-        seconds,
+        name,
+        file.rows_in,
+        file.accepted,
+        file.quarantined,
+        file.read_seconds,
     )
-    return (
-        summary
-        | {
-            key: entry[key]
-            for key in (
-                "rows_in",
-                "rows_accepted",
-                "rows_quarantined",
-                "status",
-                "file_reason",
-                "drift_columns",
-            )
-        }
-        | {"seconds": seconds}
-    )
+
+
+def _summary(
+    file: _File, entry: Mapping[str, Any], batch: Batch, seconds: Mapping[str, float]
+) -> dict[str, Any]:
+    keys = ("rows_in", "rows_accepted", "rows_quarantined", "status", "file_reason", "drift_columns")
+    return {
+        "source_id": file.source.id,
+        "file_hash": file.file_hash,
+        "dataset": file.dataset.name,
+        "original_name": file.meta.original_name,
+        **{key: entry[key] for key in keys},
+        "read_seconds": file.read_seconds,
+        # The batch's phases, shared by its files: Spark and Delta work once per batch, not per file.
+        "batch": {"id": batch.batch_id, "files": len(batch.files), "seconds": dict(seconds)},
+    }

@@ -207,7 +207,7 @@ def _ingest_steps(registry: Registry) -> list[Step]:
                 name=f"ingest.{source.id}",
                 kind=StepKind.INGEST,
                 title=f"{source.owner}: {source.dataset} extracts -> raw -> {table}",
-                job="jobs.bronze.load:load_file",
+                job="jobs.bronze.load:load_batch",
                 inputs=(),
                 outputs=(table, "bronze._ingest_log", "quarantine.bronze_rows"),
                 gate=Gate("bronze", (table,)),

@@ -3,7 +3,7 @@
 Each phase is a function of (step, lake) so that an Airflow task can run one phase in its own process
 and hand its result to the next through XCom (plain JSON):
 
-    ingest step   land(step) -> load(step, file) for every file -> gate(step)
+    ingest step   land(step) -> plan(lake, files) -> load(step, batch) for every batch -> gate(step)
     build step    build(step) -> gate(step, built)        (``built`` carries the pins and drops)
     report step   build(step)
 
@@ -68,10 +68,31 @@ def land(step: Step, lake: Lake) -> list[dict[str, Any]]:
     return land_new_files(step.source_id, lake.settings)
 
 
-def load(step: Step, lake: Lake, file_hash: str) -> dict[str, Any]:
-    """Load one raw file into bronze (rows in = accepted + quarantined, or nothing is written)."""
-    assert step.kind is StepKind.INGEST and step.source_id
-    return _job(step)(step.source_id, file_hash, lake.settings)
+def plan(lake: Lake, landed: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The load batches of these landed files (stored before anything is written), as plain JSON.
+
+    Each batch carries ``label``: its first file's name and hash, and how many more it holds.
+    """
+    from jobs.bronze.load import plan_batches
+
+    names = {(f["source_id"], f["file_hash"]): f["original_name"] for f in landed}
+    batches = []
+    for batch in plan_batches(lake.settings, names):
+        first = batch.files[0]
+        label = f"{names.get(first, first[0])} ({first[1][:12]})"
+        if len(batch.files) > 1:
+            label += f" +{len(batch.files) - 1} more"
+        batches.append(batch.as_json() | {"label": label})
+    return batches
+
+
+def load(step: Step, lake: Lake, batch: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Load one planned batch into bronze; the accounting of each of its files (rows in = accepted +
+    quarantined, or nothing of the file is written)."""
+    from jobs.bronze.load import Batch
+
+    assert step.kind is StepKind.INGEST
+    return _job(step)(Batch.from_json(batch), lake.settings)
 
 
 # ------------------------------------------------------------------------- build / report phase
@@ -217,16 +238,24 @@ def run_steps(
     ordered = [s for s in graph.steps if s.name in wanted]
     ingest = [s for s in ordered if s.kind is StepKind.INGEST]
     ingest_runs: dict[str, StepRun] = {}
-    for step in ingest:
+    landed: list[dict[str, Any]] = []
+    for step in ingest:  # land every source first, then load all of it in as few batches as fit
+        ingest_runs[step.name] = StepRun(step)
         started = time.perf_counter()
-        run = StepRun(step)
-        for landed in land(step, lake):
-            accounting = load(step, lake, landed["file_hash"])
+        landed += land(step, lake)
+        ingest_runs[step.name].seconds = time.perf_counter() - started
+    by_source = {step.source_id: ingest_runs[step.name] for step in ingest}
+    for batch in plan(lake, landed) if ingest else []:
+        started = time.perf_counter()
+        summaries = load(ingest[0], lake, batch)  # every ingest step has the same load job
+        for accounting in summaries:
+            run = by_source.get(accounting["source_id"])
+            if run is None:  # an unfinished batch of an earlier run holds another source's files
+                continue
             run.files.append(accounting)
+            run.seconds += (time.perf_counter() - started) / len(summaries)
             if on_file:
                 on_file(accounting)
-        run.seconds = time.perf_counter() - started
-        ingest_runs[step.name] = run
     gated: set[tuple[str, ...]] = set()
     for step in ingest:
         run = ingest_runs[step.name]

@@ -25,7 +25,7 @@ def outcomes(spark, own_lake, tmp_path_factory, drop):
     from govlake.lake import Lake
     from govlake.registry import load_registry
     from jobs.pipeline.graph import pipeline_graph
-    from jobs.pipeline.run import land, load
+    from jobs.pipeline.run import land, load, plan
 
     out = tmp_path_factory.mktemp("hostile_corpus")
     cases = hostile_corpus.write_corpus(out)
@@ -50,7 +50,8 @@ def outcomes(spark, own_lake, tmp_path_factory, drop):
         sampler.start()
         try:
             [landed] = [f for f in land(step, lake) if f["original_name"] == case.file]
-            result = load(step, lake, landed["file_hash"])
+            [batch] = plan(lake, [landed])  # a batch of one: each case's fate is its own
+            [result] = load(step, lake, batch)
         finally:
             done.set()
             sampler.join()

@@ -41,6 +41,12 @@ def main(dags_dir: Path, out_path: Path, dag_ids: list[str]) -> None:
         spark.read.format("delta").load(lake.path("quarantine.bronze_rows")).groupBy("_source_id").count()
     )
     out["bronze"] = counts
+    out["bronze_writes"] = {
+        dataset: spark.sql(f"DESCRIBE HISTORY delta.`{lake.path(f'bronze.{dataset}')}`")
+        .where("operation = 'WRITE'")
+        .count()
+        for dataset in counts
+    }
     out["quarantine"] = {r["_source_id"]: r["count"] for r in quarantined.collect()}
     log = spark.read.format("delta").load(lake.path("bronze._ingest_log")).collect()
     fields = ("source_id", "original_name", "rows_in", "rows_accepted", "rows_quarantined", "status")

@@ -1,0 +1,178 @@
+"""Load batches: one Delta commit per table for many files, planned before anything is written, so a
+crash mid-batch and a re-run (even with new files arrived meanwhile) still load each row once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from govlake import storage
+from govlake.lake import Lake
+
+HEADER = "记录号|身份证号|姓名|出生日期|住址"
+
+
+def _household(prefix: str, rows: int, bad: int = 0) -> bytes:
+    lines = [HEADER] + [f"{prefix}{i}|{i}|某{i}|19900101|地址{i}" for i in range(1, rows + 1)]
+    lines += [f"{prefix}X{i}|short" for i in range(bad)]  # wrong field count: quarantined
+    return ("\n".join(lines) + "\n").encode("gbk")
+
+
+def _deaths(prefix: str, rows: int) -> bytes:
+    return "".join(
+        json.dumps({"cert": f"{prefix}{i}", "xm": f"某{i}", "swrq": "2024-01-02"}, ensure_ascii=False) + "\n"
+        for i in range(1, rows + 1)
+    ).encode("utf-8")
+
+
+def _writes(spark, settings, table_id: str) -> int:
+    path = Lake(settings).path(table_id)
+    return spark.sql(f"DESCRIBE HISTORY delta.`{path}`").where("operation = 'WRITE'").count()
+
+
+def _rows(spark, settings, table_id: str, column: str, prefix: str) -> list[str]:
+    frame = spark.read.format("delta").load(Lake(settings).path(table_id))
+    return sorted(r[0] for r in frame.where(frame[column].startswith(prefix)).select(column).collect())
+
+
+def _land(settings, source_id: str) -> list[tuple[str, str]]:
+    from jobs.raw.land import land_new_files
+
+    return [(f["source_id"], f["file_hash"]) for f in land_new_files(source_id, settings)]
+
+
+def test_many_files_of_two_datasets_take_one_commit_per_table(spark, bronze_settings, drop):
+    from jobs.bronze.load import INGEST_LOG, QUARANTINE, load_files
+
+    settings = bronze_settings
+    for i in range(3):
+        drop(settings, "test_household_gbk", f"one_{i}.csv", _household(f"B{i}-", 4, bad=1))
+    drop(settings, "test_deaths_json", "one.jsonl", _deaths("BD", 3))
+    files = _land(settings, "test_household_gbk") + _land(settings, "test_deaths_json")
+    tables = ("bronze.household_registration", "bronze.death_records", QUARANTINE, INGEST_LOG)
+    before = {
+        t: _writes(spark, settings, t) if storage.exists(settings, _first(settings, t)) else 0 for t in tables
+    }
+
+    results = load_files(files, settings)
+
+    assert sorted((r["rows_in"], r["rows_accepted"], r["rows_quarantined"]) for r in results) == [
+        (3, 3, 0),
+        (5, 4, 1),
+        (5, 4, 1),
+        (5, 4, 1),
+    ]
+    assert len({r["batch"]["id"] for r in results}) == 1
+    assert {t: _writes(spark, settings, t) - before[t] for t in tables} == dict.fromkeys(tables, 1)
+    assert len(_rows(spark, settings, "bronze.household_registration", "record_no", "B")) == 12
+    assert _rows(spark, settings, "bronze.death_records", "certificate_no", "BD") == ["BD1", "BD2", "BD3"]
+    assert not storage.list_files(settings, Lake(settings).location("bronze.batches"))  # plan deleted
+
+    again = load_files(files, settings)
+    assert {r["status"] for r in again} == {"ALREADY_LOADED"}
+    assert {t: _writes(spark, settings, t) - before[t] for t in tables} == dict.fromkeys(tables, 1)
+
+
+def _first(settings, table_id: str) -> str:
+    return f"{Lake(settings).path(table_id)}/_delta_log/{0:020d}.json"
+
+
+def test_planning_is_stable_and_an_open_plan_is_taken_as_it_was(bronze_settings, drop):
+    from jobs.bronze.load import Batch, load_files, plan_batches
+
+    settings = bronze_settings
+    drop(settings, "test_household_gbk", "plan_a.csv", _household("PA", 2))
+    first = _land(settings, "test_household_gbk")
+    [planned] = plan_batches(settings, first)
+    assert plan_batches(settings, first) == [planned]  # the same plan, not a second one
+
+    drop(settings, "test_household_gbk", "plan_b.csv", _household("PB", 2))
+    both = _land(settings, "test_household_gbk")
+    assert len(both) == 2
+    batches = plan_batches(settings, both)
+    assert batches[0] == planned  # the unfinished batch first, its files unchanged
+    assert batches[1] == Batch.of(set(both) - set(first))
+    results = load_files(both, settings)  # the planned batch, then the new one: nothing left open
+    assert sorted(r["batch"]["id"] for r in results) == sorted(b.batch_id for b in batches)
+    assert not storage.list_files(settings, Lake(settings).location("bronze.batches"))
+
+
+def test_crash_after_bronze_commit_then_rerun_with_a_new_file_loads_each_row_once(
+    spark, bronze_settings, drop, monkeypatch
+):
+    import jobs.bronze.load as load
+
+    settings = bronze_settings
+    drop(settings, "test_household_gbk", "crash_1.csv", _household("CR1-", 5, bad=1))
+    drop(settings, "test_household_gbk", "crash_2.csv", _household("CR2-", 3))
+    first = _land(settings, "test_household_gbk")
+    real_append = load._append_once
+
+    def die_at_the_log(df, path, app_id):
+        if path.endswith("_ingest_log"):
+            raise OSError("power cut before the ingest-log commit")
+        real_append(df, path, app_id)
+
+    monkeypatch.setattr(load, "_append_once", die_at_the_log)
+    with pytest.raises(OSError, match="power cut"):
+        load.load_files(first, settings)
+    monkeypatch.setattr(load, "_append_once", real_append)
+    # Bronze and quarantine committed; the files are not marked loaded; the plan is still there.
+    assert len(_rows(spark, settings, "bronze.household_registration", "record_no", "CR")) == 8
+    assert storage.list_files(settings, Lake(settings).location("bronze.batches"))
+
+    drop(settings, "test_household_gbk", "crash_3.csv", _household("CR3-", 2))
+    pending = _land(settings, "test_household_gbk")
+    assert len(pending) == 3
+    results = load.load_files(pending, settings)
+
+    assert sorted(r["original_name"] for r in results) == ["crash_1.csv", "crash_2.csv", "crash_3.csv"]
+    assert len({r["batch"]["id"] for r in results}) == 2  # the planned batch, then a new one
+    records = _rows(spark, settings, "bronze.household_registration", "record_no", "CR")
+    assert len(records) == len(set(records)) == 10  # 5 + 3 + 2, none twice
+    quarantine = _rows(spark, settings, "quarantine.bronze_rows", "raw_text", "CR1-X")
+    assert len(quarantine) == 1
+    log_rows = spark.read.format("delta").load(Lake(settings).path("bronze._ingest_log"))
+    names = [r[0] for r in log_rows.where("original_name LIKE 'crash_%'").select("original_name").collect()]
+    assert sorted(names) == ["crash_1.csv", "crash_2.csv", "crash_3.csv"]
+    assert not storage.list_files(settings, Lake(settings).location("bronze.batches"))
+
+
+def test_a_file_whose_count_disagrees_is_held_back_and_the_rest_of_its_batch_loads(
+    spark, bronze_settings, drop, monkeypatch
+):
+    import jobs.bronze.load as load
+
+    settings = bronze_settings
+    drop(settings, "test_household_gbk", "count_ok.csv", _household("CO", 3))
+    drop(settings, "test_household_gbk", "count_bad.csv", _household("CB", 3))
+    files = _land(settings, "test_household_gbk")
+    [bad] = [f for f in files if _name(settings, f) == "count_bad.csv"]
+    real_count = load.count_records
+
+    def miscount(extract, source, encoding):  # an independent count that disagrees with the reader
+        counted = real_count(extract, source, encoding)
+        return counted + 1 if extract.path.endswith(bad[1]) else counted
+
+    monkeypatch.setattr(load, "count_records", miscount)
+    with pytest.raises(load.AccountingError, match=r"count_bad\.csv .* hold 4 records but 3 were accepted"):
+        load.load_files(files, settings)
+    monkeypatch.setattr(load, "count_records", real_count)
+
+    assert _rows(spark, settings, "bronze.household_registration", "record_no", "CO") == ["CO1", "CO2", "CO3"]
+    assert _rows(spark, settings, "bronze.household_registration", "record_no", "CB") == []
+    assert not storage.exists(settings, _marker(settings, bad))  # stays to load, in raw
+    assert not storage.list_files(settings, Lake(settings).location("bronze.batches"))
+
+
+def _name(settings, file: tuple[str, str]) -> str:
+    from jobs.raw.land import read_metadata
+
+    return read_metadata(settings, *file).original_name
+
+
+def _marker(settings, file: tuple[str, str]) -> str:
+    from jobs.raw.land import loaded_marker_path
+
+    return loaded_marker_path(settings, *file)
