@@ -210,10 +210,23 @@ def stage_file(settings: Settings, source: Source, dataset: Dataset, raw_path: s
 _ENSURED: set[tuple[str, str]] = set()
 
 
+#: Columns whose min/max Delta keeps per data file (``delta.dataSkippingStatsColumns``): the ones
+#: bronze is read by (file, batch, load time). Stats on every column cost about a third of the
+#: bronze append (measured at 1M persons: 14 s of 49 s) and no reader filters bronze on them.
+BRONZE_STATS_COLUMNS = "_file_hash,_batch_id,_row_number,_ingested_at"
+QUARANTINE_STATS_COLUMNS = "_source_id,_file_hash,_row_number,reason_code"
+
+
 def _ensure_table(
-    spark: SparkSession, settings: Settings, path: str, ddl: str, partition_by: str | None = None
+    spark: SparkSession,
+    settings: Settings,
+    path: str,
+    ddl: str,
+    partition_by: str | None = None,
+    stats_columns: str | None = None,
 ) -> None:
-    """Create the table if it is missing; add columns a later version of ``ddl`` has (once a process)."""
+    """Create the table if it is missing; add columns a later version of ``ddl`` has, and set its
+    stats columns when they differ (checked once a process)."""
     from delta.tables import DeltaTable
 
     # Checked once a process; later only that its first commit is still there (a file check).
@@ -223,12 +236,22 @@ def _ensure_table(
     builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
     if partition_by:
         builder = builder.partitionedBy(partition_by)
+    if stats_columns:
+        builder = builder.property("delta.dataSkippingStatsColumns", stats_columns)
     builder.execute()
-    present = set(spark.read.format("delta").load(path).columns)
+    table = DeltaTable.forPath(spark, path)
+    present = set(table.toDF().columns)
     missing = [f for f in schema.fields if f.name not in present]
     if missing:
         columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in missing)
         spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({columns})")
+    if stats_columns:
+        properties = table.detail().first()["properties"] or {}
+        if properties.get("delta.dataSkippingStatsColumns") != stats_columns:  # a table made before
+            spark.sql(
+                f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES "
+                f"('delta.dataSkippingStatsColumns' = '{stats_columns}')"
+            )
     _ENSURED.add((path, ddl))
 
 
@@ -537,9 +560,12 @@ def _load_batch(batch: Batch, settings: Settings) -> list[dict[str, Any]]:
 
     ingested_at = datetime.now(UTC)
     for dataset in {f.dataset.name: f.dataset for f in files}.values():
-        _ensure_table(spark, settings, lake.path(bronze_id(dataset.name)), bronze_ddl(dataset), "_source_id")
+        path = lake.path(bronze_id(dataset.name))
+        _ensure_table(spark, settings, path, bronze_ddl(dataset), "_source_id", BRONZE_STATS_COLUMNS)
     if files:
-        _ensure_table(spark, settings, lake.path(QUARANTINE), QUARANTINE_DDL, partition_by="_dataset")
+        _ensure_table(
+            spark, settings, lake.path(QUARANTINE), QUARANTINE_DDL, "_dataset", QUARANTINE_STATS_COLUMNS
+        )
         _ensure_table(spark, settings, lake.path(INGEST_LOG), INGEST_LOG_DDL)
     lap("prepare")
 
