@@ -166,7 +166,7 @@ def ingest_seconds(settings: Any, data: Path) -> dict[str, Any]:
             "files": len(chosen),
             "load_seconds": time.perf_counter() - started,
             "land_seconds": land * sum(f["size_bytes"] for f in chosen) / total_bytes,
-            "phases": results[0]["batch"]["seconds"] if results else {},
+            "phases": next((r["batch"]["seconds"] for r in results if "batch" in r), {}),
         }
         by_hash = {r["file_hash"]: r for r in results}
         for f in chosen:

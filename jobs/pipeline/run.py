@@ -248,12 +248,13 @@ def run_steps(
     for batch in plan(lake, landed) if ingest else []:
         started = time.perf_counter()
         summaries = load(ingest[0], lake, batch)  # every ingest step has the same load job
+        share = (time.perf_counter() - started) / max(len(summaries), 1)  # the batch's time, per file
         for accounting in summaries:
             run = by_source.get(accounting["source_id"])
             if run is None:  # an unfinished batch of an earlier run holds another source's files
                 continue
             run.files.append(accounting)
-            run.seconds += (time.perf_counter() - started) / len(summaries)
+            run.seconds += share
             if on_file:
                 on_file(accounting)
     gated: set[tuple[str, ...]] = set()
