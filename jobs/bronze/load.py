@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from govlake import storage
 from govlake.config import Settings
 from govlake.lake import Lake, bronze_id, delta
-from govlake.registry import ColumnType, Dataset, Source, load_registry
+from govlake.registry import ColumnType, Dataset, Registry, Source, load_registry
 from jobs.bronze.counting import count_records
 from jobs.bronze.readers import LIMIT_REASONS, FileRefused, LakeExtract, ReadResult, Reason, read_extract
 from jobs.raw.land import loaded_marker_path, raw_object_path, read_metadata
@@ -390,7 +390,7 @@ def load_batch(batch: Batch, settings: Settings) -> list[dict[str, Any]]:
     tables = (*(bronze_id(d) for d in datasets), INGEST_LOG, QUARANTINE)
     owner = f"ingest batch {batch.batch_id[:12]} ({len(batch.files)} file(s))"
     with writing(Lake(settings), tables, owner=owner):
-        return _load_batch(batch, settings)
+        return _load_batch(batch, settings, registry)
 
 
 @dataclass
@@ -436,13 +436,15 @@ class _File:
 def _with_lineage(file: _File, ingested_at: datetime, frame: DataFrame) -> DataFrame:
     from pyspark.sql import functions as F
 
-    return frame.select(
-        "*",
-        F.lit(file.source.id).alias("_source_id"),
-        F.lit(file.source.prefecture).cast("string").alias("_prefecture"),
-        F.lit(file.meta.batch_id).alias("_batch_id"),
-        F.lit(file.file_hash).alias("_file_hash"),
-        F.lit(ingested_at).alias("_ingested_at"),
+    return frame.withColumns(
+        {
+            "_source_id": F.lit(file.source.id),
+            "_prefecture": F.lit(file.source.prefecture).cast("string"),
+            "_batch_id": F.lit(file.meta.batch_id),
+            "_file_hash": F.lit(file.file_hash),
+            "_row_number": F.col("_row_number").cast("int"),
+            "_ingested_at": F.lit(ingested_at),
+        }
     )
 
 
@@ -485,7 +487,7 @@ def _quarantine_rows(file: _File) -> DataFrame:
         "_prefecture",
         "_batch_id",
         "_file_hash",
-        F.col("_row_number").cast("int").alias("_row_number"),
+        "_row_number",
         F.col("_raw_text").alias("raw_text"),
         F.col("_reason").alias("reason_code"),
         F.col("_detail").alias("reason_detail"),
@@ -500,14 +502,7 @@ def _accepted_rows(file: _File) -> DataFrame:
 
     assert file.sound is not None
     return file.sound.where(F.col("_reason").isNull()).select(
-        *file.dataset.column_names,
-        F.col("_extra"),
-        "_source_id",
-        "_prefecture",
-        "_batch_id",
-        "_file_hash",
-        F.col("_row_number").cast("int").alias("_row_number"),
-        "_ingested_at",
+        *file.dataset.column_names, "_extra", *LINEAGE_COLUMNS
     )
 
 
@@ -533,9 +528,8 @@ def _count(files: list[_File]) -> None:
             file.rows_in = file.staged.counted
 
 
-def _load_batch(batch: Batch, settings: Settings) -> list[dict[str, Any]]:
+def _load_batch(batch: Batch, settings: Settings, registry: Registry) -> list[dict[str, Any]]:
     lake = Lake(settings)
-    registry = load_registry(settings.registry_path)
     spark = lake.spark
     started = time.perf_counter()
     seconds: dict[str, float] = {}
