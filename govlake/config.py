@@ -25,6 +25,7 @@ GOVLAKE_PERSON_ID_KEY     secret key person_ids are keyed with (HMAC-SHA256)   r
 GOVLAKE_SQL_ENDPOINT_DIR  state of the local SQL endpoint (infra/sql-endpoint)  ``<repo>/.run/sql-endpoint``
 GOVLAKE_CONNECT_URL       the SQL endpoint's Spark Connect server, for notebooks (none: a local session)
                           (``sc://localhost:15002``; its token in SPARK_CONNECT_AUTHENTICATE_TOKEN)
+GOVLAKE_INGEST_WORKERS    processes that stage a load batch's files at once     the cores, at most 4
 ========================  ===================================================  ==========================
 
 The metastore password never enters the settings or a Spark setting: Spark's Hive client is given
@@ -140,6 +141,8 @@ class Settings:
 
     sql_endpoint_dir: Path = REPO_ROOT / ".run" / "sql-endpoint"
     connect_url: str | None = None
+    #: Processes that stage (read, count) a load batch's files side by side; 1 reads them in turn.
+    ingest_workers: int = 1
 
     @property
     def is_s3(self) -> bool:
@@ -222,7 +225,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         .expanduser()
         .resolve(),
         connect_url=env.get("GOVLAKE_CONNECT_URL") or None,
+        ingest_workers=_positive_int(env, "GOVLAKE_INGEST_WORKERS", default=min(os.cpu_count() or 1, 4)),
     )
+
+
+def _positive_int(env: Mapping[str, str], name: str, *, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{name}={value!r}: expected a whole number of at least 1")
+    return int(value)
 
 
 def _embedded_person_id_key() -> str:

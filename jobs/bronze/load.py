@@ -28,8 +28,10 @@ import functools
 import hashlib
 import json
 import logging
+import multiprocessing
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -230,15 +232,20 @@ def _ensure_table(
     from delta.tables import DeltaTable
 
     # Checked once a process; later only that its first commit is still there (a file check).
-    if (path, ddl) in _ENSURED and storage.exists(settings, f"{path}/_delta_log/{0:020d}.json"):
+    exists = storage.exists(settings, f"{path}/_delta_log/{0:020d}.json")
+    if exists and (path, ddl) in _ENSURED:
         return
     schema = spark.createDataFrame([], ddl).schema
-    builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
-    if partition_by:
-        builder = builder.partitionedBy(partition_by)
-    if stats_columns:
-        builder = builder.property("delta.dataSkippingStatsColumns", stats_columns)
-    builder.execute()
+    if not exists:
+        builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
+        if partition_by:
+            builder = builder.partitionedBy(partition_by)
+        if stats_columns:
+            builder = builder.property("delta.dataSkippingStatsColumns", stats_columns)
+        builder.execute()
+        # Made just now from this DDL (a loader racing to create it runs the same registry).
+        _ENSURED.add((path, ddl))
+        return
     table = DeltaTable.forPath(spark, path)
     present = set(table.toDF().columns)
     missing = [f for f in schema.fields if f.name not in present]
@@ -553,29 +560,17 @@ def _load_batch(batch: Batch, settings: Settings, registry: Registry) -> list[di
         files.append(_File(source, registry.dataset_of(source), meta, file_hash))
 
     ingested_at = datetime.now(UTC)
-    for dataset in {f.dataset.name: f.dataset for f in files}.values():
-        path = lake.path(bronze_id(dataset.name))
-        _ensure_table(spark, settings, path, bronze_ddl(dataset), "_source_id", BRONZE_STATS_COLUMNS)
-    if files:
-        _ensure_table(
-            spark, settings, lake.path(QUARANTINE), QUARANTINE_DDL, "_dataset", QUARANTINE_STATS_COLUMNS
-        )
-        _ensure_table(spark, settings, lake.path(INGEST_LOG), INGEST_LOG_DDL)
-    lap("prepare")
+    # Staging is Python and the tables' checks are Spark's: the JVM checks while the files are read.
+    with ThreadPoolExecutor(1, thread_name_prefix="ensure-tables") as background:
+        prepared = background.submit(_prepare_tables, lake, files)
+        _stage_files(settings, lake, files)
+        lap("read")
+        prepared.result()
+        lap("prepare")  # what the checks took beyond the reading
 
     for file in files:
-        file_started = time.perf_counter()
-        staging = _staging(lake, file)
-        raw_path = raw_object_path(settings, file.source.id, file.file_hash)
-        try:
-            file.staged = stage_file(settings, file.source, file.dataset, raw_path, staging)
-        except FileRefused as over:
-            file.refused = over
-        else:
+        if file.staged is not None:
             _frames(spark, file, ingested_at)
-        file.read_seconds = round(time.perf_counter() - file_started, 3)
-    lap("read")
-
     _count(files)
     wrong = [f for f in files if f.staged is not None and f.rows_in != f.accepted + f.quarantined]
     for file in wrong:  # nothing of such a file is written: it stays unloaded, in raw
@@ -618,6 +613,65 @@ def _load_batch(batch: Batch, settings: Settings, registry: Registry) -> list[di
             + (f" (the batch's {len(files)} other file(s) were loaded)" if files else "")
         )
     return summaries
+
+
+def _prepare_tables(lake: Lake, files: list[_File]) -> None:
+    """Create or check the tables the batch writes (bronze of each dataset, quarantine, the log)."""
+    spark, settings = lake.spark, lake.settings
+    for dataset in {f.dataset.name: f.dataset for f in files}.values():
+        path = lake.path(bronze_id(dataset.name))
+        _ensure_table(spark, settings, path, bronze_ddl(dataset), "_source_id", BRONZE_STATS_COLUMNS)
+    if files:
+        _ensure_table(
+            spark, settings, lake.path(QUARANTINE), QUARANTINE_DDL, "_dataset", QUARANTINE_STATS_COLUMNS
+        )
+        _ensure_table(spark, settings, lake.path(INGEST_LOG), INGEST_LOG_DDL)
+
+
+#: Worker processes stage a batch only when its bytes repay starting them: a spawned worker
+#: imports pyarrow and the readers first (2.2 s for two, measured on 2 cores), and one core reads
+#: 5-15 MB a second.
+PARALLEL_STAGING_MIN_BYTES = 64 * 2**20
+
+
+def _stage_files(settings: Settings, lake: Lake, files: list[_File]) -> None:
+    """Stage every file: in worker processes (``settings.ingest_workers``, largest file first)
+    when there are several and enough bytes, else one after the other in this process."""
+    work = [
+        (file, raw_object_path(settings, file.source.id, file.file_hash), _staging(lake, file))
+        for file in files
+    ]
+    total_bytes = sum(int(file.meta.size_bytes) for file in files)
+    workers = min(settings.ingest_workers, len(files))
+    if workers <= 1 or total_bytes < PARALLEL_STAGING_MIN_BYTES:
+        for file, raw_path, staging in work:
+            file.staged, file.refused, file.read_seconds = _stage_timed(
+                settings, file.source, file.dataset, raw_path, staging
+            )
+        return
+    work.sort(key=lambda item: -int(item[0].meta.size_bytes))
+    # spawn, not fork: this process holds the Py4J gateway's sockets and threads.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {
+            pool.submit(_stage_timed, settings, file.source, file.dataset, raw_path, staging): file
+            for file, raw_path, staging in work
+        }
+        for future in as_completed(futures):
+            file = futures[future]
+            file.staged, file.refused, file.read_seconds = future.result()
+
+
+def _stage_timed(
+    settings: Settings, source: Source, dataset: Dataset, raw_path: str, staging: str
+) -> tuple[Staged | None, FileRefused | None, float]:
+    """:func:`stage_file`, its refusal and its seconds (a worker process's unit of work)."""
+    started = time.perf_counter()
+    staged, refused = None, None
+    try:
+        staged = stage_file(settings, source, dataset, raw_path, staging)
+    except FileRefused as over:
+        refused = over
+    return staged, refused, round(time.perf_counter() - started, 3)
 
 
 def _staging(lake: Lake, file: _File) -> str:

@@ -114,6 +114,10 @@ class FileRefused(Exception):
         super().__init__(detail)
         self.reason, self.detail = reason, detail
 
+    def __reduce__(self) -> tuple[type[FileRefused], tuple[Reason, str]]:
+        # Raised in a staging worker process and re-raised in the loader: pickled with both fields.
+        return (FileRefused, (self.reason, self.detail))
+
 
 # ------------------------------------------------------------------------------ the extract's bytes
 

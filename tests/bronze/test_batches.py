@@ -166,6 +166,48 @@ def test_a_file_whose_count_disagrees_is_held_back_and_the_rest_of_its_batch_loa
     assert not storage.list_files(settings, Lake(settings).location("bronze.batches"))
 
 
+def test_worker_processes_stage_a_batch_with_the_same_outcome(spark, bronze_settings, drop, monkeypatch):
+    """With ``ingest_workers`` > 1 a big enough batch is staged by spawned processes: the same rows,
+    quarantine and refusals as one process reading the files in turn."""
+    import dataclasses
+
+    import jobs.bronze.load as load
+
+    settings = dataclasses.replace(bronze_settings, ingest_workers=2)
+    for i in range(3):
+        drop(settings, "test_household_gbk", f"par_{i}.csv", _household(f"PW{i}-", 4 + i, bad=1))
+    drop(settings, "test_deaths_json", "par.jsonl", _deaths("PWD", 2))
+    drop(settings, "test_enterprise_xlsx", "par.xlsx", b"PK\x03\x04 not a workbook")
+    files = (
+        _land(settings, "test_household_gbk")
+        + _land(settings, "test_deaths_json")
+        + _land(settings, "test_enterprise_xlsx")
+    )
+    monkeypatch.setattr(load, "PARALLEL_STAGING_MIN_BYTES", 0)
+
+    def not_here(*args, **kwargs):  # the workers import their own copy of the module
+        raise AssertionError("staged in the loader's process, not by a worker")
+
+    monkeypatch.setattr(load, "stage_file", not_here)
+    results = load.load_files(files, settings)
+
+    outcome = sorted(
+        (r["original_name"], r["status"], r["rows_in"], r["rows_quarantined"])
+        for r in results
+        if r["original_name"].startswith("par")  # not count_bad.csv, held back above
+    )
+    assert outcome == [
+        ("par.jsonl", "LOADED", 2, 0),
+        ("par.xlsx", "REJECTED", 0, 0),
+        ("par_0.csv", "LOADED_WITH_QUARANTINE", 5, 1),
+        ("par_1.csv", "LOADED_WITH_QUARANTINE", 6, 1),
+        ("par_2.csv", "LOADED_WITH_QUARANTINE", 7, 1),
+    ]
+    assert all(r["read_seconds"] > 0 for r in results)
+    assert len(_rows(spark, settings, "bronze.household_registration", "record_no", "PW")) == 15
+    assert len(_rows(spark, settings, "quarantine.bronze_rows", "raw_text", "PW")) == 3
+
+
 def _name(settings, file: tuple[str, str]) -> str:
     from jobs.raw.land import read_metadata
 
