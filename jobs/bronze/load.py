@@ -538,7 +538,15 @@ def _count(files: list[_File]) -> None:
 def _load_batch(batch: Batch, settings: Settings, registry: Registry) -> list[dict[str, Any]]:
     lake = Lake(settings)
     spark = lake.spark
-    lap = _Laps()
+    started = time.perf_counter()
+    seconds: dict[str, float] = {}
+
+    def lap(phase: str) -> None:
+        nonlocal started
+        now = time.perf_counter()
+        seconds[phase] = round(seconds.get(phase, 0.0) + now - started, 3)
+        started = now
+
     summaries: list[dict[str, Any]] = []
     files: list[_File] = []
     # A marker follows its log entry; a batch that died in between simply runs again, its appends
@@ -563,41 +571,6 @@ def _load_batch(batch: Batch, settings: Settings, registry: Registry) -> list[di
     for file in files:
         if file.staged is not None:
             _frames(spark, file, ingested_at)
-    try:
-        _write_batch(lake, batch, files, ingested_at, summaries, lap)
-    finally:
-        for file in files:
-            if file.sound is not None:
-                file.sound.unpersist()
-    return summaries
-
-
-class _Laps:
-    """Seconds per phase of a batch: ``lap(phase)`` adds the time since the previous lap."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self._started = time.perf_counter()
-
-    def __call__(self, phase: str) -> None:
-        now = time.perf_counter()
-        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self._started, 3)
-        self._started = now
-
-
-def _write_batch(
-    lake: Lake,
-    batch: Batch,
-    files: list[_File],
-    ingested_at: datetime,
-    summaries: list[dict[str, Any]],
-    lap: _Laps,
-) -> None:
-    spark, settings = lake.spark, lake.settings
-    if CACHE_FLAGGED:
-        for file in files:
-            if file.sound is not None:
-                file.sound.persist(_disk_only())
     _count(files)
     wrong = [f for f in files if f.staged is not None and f.rows_in != f.accepted + f.quarantined]
     for file in wrong:  # nothing of such a file is written: it stays unloaded, in raw
@@ -627,8 +600,8 @@ def _write_batch(
 
     for file, entry in zip(files, entries, strict=True):
         _log_outcome(file, entry)
-        summaries.append(_summary(file, entry, batch, lap.seconds))
-    log.info("ingest batch %s: %d file(s) in %s s", batch.batch_id[:12], len(batch.files), lap.seconds)
+        summaries.append(_summary(file, entry, batch, seconds))
+    log.info("ingest batch %s: %d file(s) in %s s", batch.batch_id[:12], len(batch.files), seconds)
     if wrong:
         raise AccountingError(
             "; ".join(
@@ -639,18 +612,7 @@ def _write_batch(
             )
             + (f" (the batch's {len(files)} other file(s) were loaded)" if files else "")
         )
-
-
-#: The check's Spark job flags every staged record; the quarantine and bronze appends read the
-#: flagged records back from Spark's local disk instead of parsing and flagging the staging
-#: Parquet twice more. Disk only: a 2 GB extract must not grow the JVM's heap.
-CACHE_FLAGGED = True
-
-
-def _disk_only() -> Any:
-    from pyspark import StorageLevel
-
-    return StorageLevel.DISK_ONLY
+    return summaries
 
 
 def _prepare_tables(lake: Lake, files: list[_File]) -> None:
