@@ -58,3 +58,14 @@ def test_no_key_or_salt_is_written_in_the_repo():
         text = path.read_text(encoding="utf-8")
         assert "govlake.person.v1" not in text, path
         assert "GOVLAKE_PERSON_ID_SALT" not in text, path
+
+
+def test_ingest_workers_default_to_the_cores_and_refuse_nonsense(tmp_path):
+    import os
+
+    root = {"GOVLAKE_STORAGE_ROOT": str(tmp_path)}
+    assert load_settings(root).ingest_workers == min(os.cpu_count() or 1, 4)
+    assert load_settings({**root, "GOVLAKE_INGEST_WORKERS": "3"}).ingest_workers == 3
+    for bad in ("0", "-1", "two"):
+        with pytest.raises(ConfigError, match="GOVLAKE_INGEST_WORKERS"):
+            load_settings({**root, "GOVLAKE_INGEST_WORKERS": bad})

@@ -636,7 +636,10 @@ PARALLEL_STAGING_MIN_BYTES = 64 * 2**20
 
 def _stage_files(settings: Settings, lake: Lake, files: list[_File]) -> None:
     """Stage every file: in worker processes (``settings.ingest_workers``, largest file first)
-    when there are several and enough bytes, else one after the other in this process."""
+    when there are several and enough bytes, else one after the other in this process.
+
+    The workers are spawned, so they import the main module: a script that loads must keep its
+    work under ``if __name__ == "__main__":`` (the CLI, Airflow's task runner and pytest do)."""
     work = [
         (file, raw_object_path(settings, file.source.id, file.file_hash), _staging(lake, file))
         for file in files

@@ -115,7 +115,7 @@ class FileRefused(Exception):
         self.reason, self.detail = reason, detail
 
     def __reduce__(self) -> tuple[type[FileRefused], tuple[Reason, str]]:
-        # Raised in a staging worker process and re-raised in the loader: pickled with both fields.
+        # Sent back from a staging worker process to the loader: pickled with both fields.
         return (FileRefused, (self.reason, self.detail))
 
 
