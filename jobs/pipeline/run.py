@@ -230,9 +230,10 @@ def run_steps(
     on_file: Callable[[dict[str, Any]], None] | None = None,
 ) -> Iterator[StepRun]:
     """Run ``steps`` in graph order. Ingest steps land and load every file first; each bronze table
-    is then gated once. A failed gate does not stop the run: later steps read the versions that
-    are published (the failed ones never are), exactly as the DAGs do; the failure is reported in
-    its :class:`StepRun`.
+    is then gated once. An unfinished batch of an earlier run is loaded whole, so a source it holds
+    files of is reported and gated too, even when its step was not asked for. A failed gate does
+    not stop the run: later steps read the versions that are published (the failed ones never
+    are), exactly as the DAGs do; the failure is reported in its :class:`StepRun`.
     """
     wanted = {s.name for s in steps}
     ordered = [s for s in graph.steps if s.name in wanted]
@@ -251,8 +252,13 @@ def run_steps(
         share = (time.perf_counter() - started) / max(len(summaries), 1)  # the batch's time, per file
         for accounting in summaries:
             run = by_source.get(accounting["source_id"])
-            if run is None:  # an unfinished batch of an earlier run holds another source's files
-                continue
+            if run is None:  # an unfinished batch of an earlier run held another source's files:
+                # they are loaded now, so that source is reported and its bronze table gated too
+                [other] = [
+                    s for s in graph.of_kind(StepKind.INGEST) if s.source_id == accounting["source_id"]
+                ]
+                run = by_source[other.source_id] = ingest_runs[other.name] = StepRun(other)
+                ingest.append(other)
             run.files.append(accounting)
             run.seconds += share
             if on_file:

@@ -241,3 +241,44 @@ def test_bronze_keeps_stats_only_for_the_columns_it_is_read_by(bronze_settings, 
         assert stats["numRecords"] > 0
         assert set(stats["minValues"]) <= set(BRONZE_STATS_COLUMNS.split(","))
         assert "_file_hash" in stats["minValues"]
+
+
+def test_ingesting_one_source_reports_and_gates_another_sources_files_of_an_unfinished_batch(
+    spark, bronze_settings, drop, monkeypatch
+):
+    """``govlake ingest --source A`` after a batch of A's and B's files died: the open plan is
+    loaded whole, so B's files are reported under B's step and B's bronze table is gated (published)
+    in the same run, not left loaded but unpublished until B's next run."""
+    import jobs.bronze.load as load
+    from govlake.registry import load_registry
+    from jobs.pipeline.graph import pipeline_graph
+    from jobs.pipeline.run import run_steps
+
+    settings = bronze_settings
+    drop(settings, "test_household_gbk", "mixed.csv", _household("MX", 3))
+    drop(settings, "test_deaths_json", "mixed.jsonl", _deaths("MXD", 2))
+    files = _land(settings, "test_household_gbk") + _land(settings, "test_deaths_json")
+    real_append = load._append_once
+
+    def die_at_the_log(df, path, app_id):
+        if path.endswith("_ingest_log"):
+            raise OSError("power cut before the ingest-log commit")
+        real_append(df, path, app_id)
+
+    monkeypatch.setattr(load, "_append_once", die_at_the_log)
+    with pytest.raises(OSError, match="power cut"):
+        load.load_files(files, settings)
+    monkeypatch.setattr(load, "_append_once", real_append)
+
+    lake = Lake(settings, spark)
+    graph = pipeline_graph(load_registry(settings.registry_path))
+    runs = {run.step.name: run for run in run_steps(graph, lake, [graph.step("ingest.test_household_gbk")])}
+
+    assert set(runs) == {"ingest.test_household_gbk", "ingest.test_deaths_json"}
+    deaths = runs["ingest.test_deaths_json"]
+    assert [f["original_name"] for f in deaths.files] == ["mixed.jsonl"]
+    for run in runs.values():
+        assert run.failed is None and run.gate is not None, run.step.name
+    for table in ("bronze.death_records", "bronze.household_registration"):
+        assert lake.published_version(table) == lake.latest_version(table), table
+    assert _rows(spark, settings, "bronze.death_records", "certificate_no", "MXD") == ["MXD1", "MXD2"]
