@@ -587,7 +587,7 @@ def _load_batch(batch: Batch, settings: Settings, registry: Registry) -> list[di
     for file in files:
         if file.staged is not None:
             _frames(spark, file, ingested_at)
-    lap("open")  # Spark opens each staged folder (its listing and Parquet footer)
+    lap("open")  # Spark lists each staged folder it reads
     _count(files)
     wrong = [f for f in files if f.staged is not None and f.rows_in != f.accepted + f.quarantined]
     for file in wrong:  # nothing of such a file is written: it stays unloaded, in raw
