@@ -74,6 +74,17 @@ def test_many_files_of_two_datasets_take_one_commit_per_table(spark, bronze_sett
     assert {t: _writes(spark, settings, t) - before[t] for t in tables} == dict.fromkeys(tables, 1)
 
 
+def _dying_at_the_log(append):
+    """``append`` that loses power just before the ingest-log commit (bronze, quarantine committed)."""
+
+    def die_at_the_log(df, path, app_id):
+        if path.endswith("_ingest_log"):
+            raise OSError("power cut before the ingest-log commit")
+        append(df, path, app_id)
+
+    return die_at_the_log
+
+
 def _first(settings, table_id: str) -> str:
     return f"{Lake(settings).path(table_id)}/_delta_log/{0:020d}.json"
 
@@ -108,13 +119,7 @@ def test_crash_after_bronze_commit_then_rerun_with_a_new_file_loads_each_row_onc
     drop(settings, "test_household_gbk", "crash_2.csv", _household("CR2-", 3))
     first = _land(settings, "test_household_gbk")
     real_append = load._append_once
-
-    def die_at_the_log(df, path, app_id):
-        if path.endswith("_ingest_log"):
-            raise OSError("power cut before the ingest-log commit")
-        real_append(df, path, app_id)
-
-    monkeypatch.setattr(load, "_append_once", die_at_the_log)
+    monkeypatch.setattr(load, "_append_once", _dying_at_the_log(real_append))
     with pytest.raises(OSError, match="power cut"):
         load.load_files(first, settings)
     monkeypatch.setattr(load, "_append_once", real_append)
@@ -259,13 +264,7 @@ def test_ingesting_one_source_reports_and_gates_another_sources_files_of_an_unfi
     drop(settings, "test_deaths_json", "mixed.jsonl", _deaths("MXD", 2))
     files = _land(settings, "test_household_gbk") + _land(settings, "test_deaths_json")
     real_append = load._append_once
-
-    def die_at_the_log(df, path, app_id):
-        if path.endswith("_ingest_log"):
-            raise OSError("power cut before the ingest-log commit")
-        real_append(df, path, app_id)
-
-    monkeypatch.setattr(load, "_append_once", die_at_the_log)
+    monkeypatch.setattr(load, "_append_once", _dying_at_the_log(real_append))
     with pytest.raises(OSError, match="power cut"):
         load.load_files(files, settings)
     monkeypatch.setattr(load, "_append_once", real_append)
