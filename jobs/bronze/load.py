@@ -468,8 +468,8 @@ def _frames(spark: SparkSession, file: _File, ingested_at: datetime) -> None:
     """Set the file's sound (flagged) and held frames: lazily, nothing is read yet.
 
     Opening a folder costs a listing (and, without a schema, a footer read) per file; the held
-    folder is opened only when its footer counted rows (measured: 0.2-0.5 s per open, two per
-    file, most of the check at 1M persons).
+    folder is opened only when its footer counted rows (measured on 39 small folders beside a CI
+    run: 0.46 s per open with the schema inferred, 0.14-0.25 s with it given).
     """
     from pyspark.sql import functions as F
 
@@ -479,11 +479,9 @@ def _frames(spark: SparkSession, file: _File, ingested_at: datetime) -> None:
     held = spark.read.schema(schema).parquet(file.staged.held) if file.staged.held_rows else None
     read = file.staged.read
     if read.file_reason is not None:  # the whole file is held back: every record, one reason
-        sound = sound.withColumn("_reason", F.lit(read.file_reason.value))
-        sound = sound.withColumn("_detail", F.lit(read.file_detail))
-        if held is not None:
-            held = held.withColumn("_reason", F.lit(read.file_reason.value))
-            held = held.withColumn("_detail", F.lit(read.file_detail))
+        reason = {"_reason": F.lit(read.file_reason.value), "_detail": F.lit(read.file_detail)}
+        sound = sound.withColumns(reason)
+        held = held.withColumns(reason) if held is not None else None
     else:
         sound = flag_required_values(sound, file.dataset, file.source)
     file.sound = _with_lineage(file, ingested_at, sound)
