@@ -216,18 +216,27 @@ def _printable(raw: bytes, codec: str) -> str:
 # ------------------------------------------------------------------------------ staging schema
 
 
+#: The staging columns every dataset has, after its own: where a record was and what became of it
+#: (all that quarantine keeps).
+STAGING_FATE_COLUMNS = pa.schema(
+    [
+        pa.field("_row_number", pa.int64()),
+        pa.field("_raw_text", pa.string()),
+        pa.field("_raw_offset", pa.int64()),
+        pa.field("_raw_length", pa.int64()),
+        pa.field("_reason", pa.string()),
+        pa.field("_detail", pa.string()),
+    ]
+)
+
+
 def staging_schema(dataset: Dataset) -> pa.Schema:
     """What every reader emits: canonical strings as sent, drift, lineage inside the file, fate."""
     return pa.schema(
         [
             *(pa.field(name, pa.string()) for name in dataset.column_names),
             pa.field("_extra", pa.map_(pa.string(), pa.string())),
-            pa.field("_row_number", pa.int64()),
-            pa.field("_raw_text", pa.string()),
-            pa.field("_raw_offset", pa.int64()),
-            pa.field("_raw_length", pa.int64()),
-            pa.field("_reason", pa.string()),
-            pa.field("_detail", pa.string()),
+            *STAGING_FATE_COLUMNS,
         ]
     )
 

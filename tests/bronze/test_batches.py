@@ -161,7 +161,9 @@ def test_a_file_whose_count_disagrees_is_held_back_and_the_rest_of_its_batch_loa
         return counted + 1 if extract.path.endswith(bad[1]) else counted
 
     monkeypatch.setattr(load, "count_records", miscount)
-    with pytest.raises(load.AccountingError, match=r"count_bad\.csv .* hold 4 records but 3 were accepted"):
+    with pytest.raises(
+        load.AccountingError, match=r"count_bad\.csv .* hold 4 records but the reader staged 3 sound"
+    ):
         load.load_files(files, settings)
     monkeypatch.setattr(load, "count_records", real_count)
 
@@ -211,6 +213,77 @@ def test_worker_processes_stage_a_batch_with_the_same_outcome(spark, bronze_sett
     assert all(r["read_seconds"] > 0 for r in results)
     assert len(_rows(spark, settings, "bronze.household_registration", "record_no", "PW")) == 15
     assert len(_rows(spark, settings, "quarantine.bronze_rows", "raw_text", "PW")) == 3
+
+
+def _deaths_some_undated(prefix: str, rows: int, undated: int) -> bytes:
+    """Death records of which the last ``undated`` have an impossible required date: Spark flags
+    them (the reader finds them sound)."""
+    return "".join(
+        json.dumps(
+            {
+                "cert": f"{prefix}{i}",
+                "xm": f"某{i}",
+                "swrq": "2024-13-45" if i > rows - undated else "2024-01-02",
+            },
+            ensure_ascii=False,
+        )
+        + "\n"
+        for i in range(1, rows + 1)
+    ).encode("utf-8")
+
+
+def test_spark_counts_each_files_accepted_and_flagged_records(spark, bronze_settings, drop):
+    """Files of two datasets read together (one read per dataset): each file keeps its own counts,
+    its records their own reasons."""
+    import jobs.bronze.load as load
+
+    settings = bronze_settings
+    drop(settings, "test_deaths_json", "SF_a.jsonl", _deaths_some_undated("SFA", 5, 2))
+    drop(settings, "test_deaths_json", "SF_b.jsonl", _deaths_some_undated("SFB", 4, 0))
+    drop(settings, "test_household_gbk", "SF_c.csv", _household("SFC", 3, bad=2))
+    files = _land(settings, "test_deaths_json") + _land(settings, "test_household_gbk")
+
+    results = load.load_files(files, settings)
+
+    outcome = {r["original_name"]: (r["rows_in"], r["rows_accepted"], r["rows_quarantined"]) for r in results}
+    assert {k: v for k, v in outcome.items() if k.startswith("SF")} == {
+        "SF_a.jsonl": (5, 3, 2),
+        "SF_b.jsonl": (4, 4, 0),
+        "SF_c.csv": (5, 3, 2),
+    }
+    assert len(_rows(spark, settings, "bronze.death_records", "certificate_no", "SF")) == 7
+    quarantine = spark.read.format("delta").load(Lake(settings).path("quarantine.bronze_rows"))
+    held = quarantine.where(quarantine.raw_text.contains("SF")).groupBy("_file_hash", "reason_code").count()
+    name_of = {h: _name(settings, (s, h)) for s, h in files}
+    assert sorted((name_of[r["_file_hash"]], r["reason_code"], r["count"]) for r in held.collect()) == [
+        ("SF_a.jsonl", "UNPARSEABLE_REQUIRED_VALUE", 2),
+        ("SF_c.csv", "WRONG_FIELD_COUNT", 2),
+    ]
+
+
+def test_a_file_spark_miscounts_is_held_back_and_loads_on_a_rerun(spark, bronze_settings, drop, monkeypatch):
+    """Spark's accepted + flagged must equal the records staged: a file it miscounts is written
+    nowhere and stays unloaded; the next run loads it."""
+    import jobs.bronze.load as load
+
+    settings = bronze_settings
+    drop(settings, "test_deaths_json", "short_count.jsonl", _deaths_some_undated("SC", 4, 1))
+    files = _land(settings, "test_deaths_json")
+    real_count = load._count
+
+    def one_short(sound):
+        return {index: (ok - 1, flagged) for index, (ok, flagged) in real_count(sound).items()}
+
+    monkeypatch.setattr(load, "_count", one_short)
+    with pytest.raises(load.AccountingError, match="4 sound records staged but Spark counted 2 accepted"):
+        load.load_files(files, settings)
+    monkeypatch.setattr(load, "_count", real_count)
+    assert not storage.exists(settings, _marker(settings, files[0]))
+    assert _rows(spark, settings, "bronze.death_records", "certificate_no", "SC") == []
+
+    [again] = load.load_files(files, settings)
+    assert (again["rows_in"], again["rows_accepted"], again["rows_quarantined"]) == (4, 3, 1)
+    assert len(_rows(spark, settings, "bronze.death_records", "certificate_no", "SC")) == 3
 
 
 def _name(settings, file: tuple[str, str]) -> str:

@@ -64,12 +64,12 @@ def outcomes(spark, own_lake, tmp_path_factory, drop):
     reading: dict[tuple[str, str], tuple[float, float]] = {}
     real_stage = bronze_load.stage_file
 
-    def stage_sampled(settings, source, dataset, raw_path, staging):
+    def stage_sampled(settings, source, dataset, raw_path, staging, lineage):
         outcome = {}
 
         def stage() -> None:
             try:
-                outcome["staged"] = real_stage(settings, source, dataset, raw_path, staging)
+                outcome["staged"] = real_stage(settings, source, dataset, raw_path, staging, lineage)
             except bronze_load.FileRefused as refused:  # over a limit: its reading still counts
                 outcome["refused"] = refused
 

@@ -154,7 +154,7 @@ def test_a_reader_that_loses_a_record_is_caught_and_nothing_is_written(
     [landed] = [
         f for f in land_new_files("test_household_gbk", bronze_settings) if f["original_name"] == "lossy.csv"
     ]
-    with pytest.raises(AccountingError, match="the raw bytes hold 5 records but 4 were accepted"):
+    with pytest.raises(AccountingError, match="the raw bytes hold 5 records but the reader staged 4 sound"):
         load_file("test_household_gbk", landed["file_hash"], bronze_settings)
     for table_id, column in (
         ("bronze.household_registration", "_file_hash"),
