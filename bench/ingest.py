@@ -427,6 +427,8 @@ def report(result: dict[str, Any]) -> str:
                 f"Growth from the smallest to the largest extract: total {g['total']:+.1%}, "
                 f"Python {g['python']:+.1%}, JVM {g['jvm']:+.1%}.",
             ]
+            if result.get("memory_note"):  # the probes came from another run than the ratio
+                lines += ["", f"Memory {result['memory_note']}."]
     lines += ["", "## Per file", "", "| file | MB | rows in | status | floor s | land s | read s |"]
     lines.append("| --- | ---: | ---: | --- | ---: | ---: | ---: |")
     for name, f in result["files"].items():
