@@ -7,9 +7,9 @@ transform  Spark reads the staging folders (one read per dataset) and flags reco
            values are empty or unparseable (built-in functions only);
 validate   the accounting check: the records a separate count of the raw bytes finds
            (:mod:`jobs.bronze.counting`, not the reader) must equal the records staged, by the
-           Parquet footers, before anything is written; then Spark's accepted + flagged per file,
-           counted while bronze is appended, must equal the records staged, before the log;
-load       bronze, quarantine, then the ingest log, each an idempotent Delta append (``txnAppId`` =
+           Parquet footers; then Spark's accepted + flagged per file (one counting job) must equal
+           the sound records staged. Both before anything is written;
+load       quarantine, bronze, then the ingest log, each an idempotent Delta append (``txnAppId`` =
            the batch, ``txnVersion`` = 1), so a retried or killed load never duplicates rows and a
            re-run completes whatever the previous attempt did not. The log entries, written last,
            are what marks the files as loaded.
@@ -59,8 +59,8 @@ MAX_DRIFT_LOGGED = 1000
 
 
 class AccountingError(RuntimeError):
-    """Rows in != rows accepted + rows quarantined: something would be lost. Caught before any write
-    (the file is left out) or, for Spark's counts, before the log (the batch stays open)."""
+    """Rows in != rows accepted + rows quarantined: something would be lost. Raised after the batch's
+    other files are loaded; nothing of the file was written and it stays in raw, unloaded."""
 
 
 # ---------------------------------------------------------------- schemas
