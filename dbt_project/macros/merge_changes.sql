@@ -6,24 +6,36 @@
 
     Each run recomputes its figures from the published silver in full (an aggregate scan, small
     next to a library build) and writes only the differences: a re-run on the same inputs merges
-    nothing, and late or corrected records change exactly the cells they touch. -#}
+    nothing, and late or corrected records change exactly the cells they touch.
+
+    A measure the mart does not have yet (a column added to the model, `on_schema_change=
+    'append_new_columns'`) counts as changed wherever the new figure is not null: dbt adds the
+    column after this query is planned, then the merge fills it. -#}
 {% macro merge_changes(new_rows, keys, measures, scope='true', zero_missing=true) -%}
   {%- set on_keys -%}
     {% for k in keys %}n.{{ k }} = t.{{ k }}{% if not loop.last %} and {% endif %}{% endfor %}
   {%- endset -%}
   {%- if is_incremental() %}
+    {%- set present = measures -%}
+    {%- if execute and this is not string -%}
+      {#- (a unit test's `this` is the name of a CTE of given rows, with every column) -#}
+      {%- set mart = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
+      {%- if mart is not none -%}
+        {%- set present = adapter.get_columns_in_relation(mart) | map(attribute='name') | map('lower') | list -%}
+      {%- endif -%}
+    {%- endif -%}
 select {% for c in keys + measures %}n.{{ c }}, {% endfor %}{{ built_at() }} as built_at
 from {{ new_rows }} as n
 left join {{ this }} as t on {{ on_keys }}
 where t.{{ keys[0] }} is null
-   or not ({% for m in measures %}n.{{ m }} <=> t.{{ m }}{% if not loop.last %} and {% endif %}{% endfor %})
+   or not ({% for m in measures %}n.{{ m }} <=> {% if m | lower in present %}t.{{ m }}{% else %}null{% endif %}{% if not loop.last %} and {% endif %}{% endfor %})
     {%- if zero_missing %}
 union all
 select {% for k in keys %}t.{{ k }}, {% endfor %}{% for m in measures %}0 as {{ m }}, {% endfor %}{{ built_at() }} as built_at
 from {{ this }} as t
 left anti join {{ new_rows }} as n on {{ on_keys }}
 where ({{ scope }})
-  and not ({% for m in measures %}t.{{ m }} = 0{% if not loop.last %} and {% endif %}{% endfor %})
+  and not ({% for m in measures %}{% if m | lower in present %}t.{{ m }} = 0{% else %}true{% endif %}{% if not loop.last %} and {% endif %}{% endfor %})
     {%- endif %}
   {%- else %}
 select {% for c in keys + measures %}n.{{ c }}, {% endfor %}{{ built_at() }} as built_at

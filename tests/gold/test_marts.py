@@ -215,3 +215,33 @@ def test_a_failing_dbt_test_publishes_nothing_and_keeps_the_previous_gold_served
     assert recorded.count() >= 1
     assert storage.read_bytes(copy.settings, f"{copy.location('gold.docs')}/index.html") == docs_before
     assert spark.conf.get("spark.sql.ansi.enabled") == "true"
+
+
+def test_gate_outcomes_say_what_each_validation_covered_and_an_older_mart_gains_the_columns(
+    built, graph, spark, tmp_path
+):
+    """fct_gate_outcomes carries each validation's scope (a bronze gate's appended slice, or the
+    whole table). On a copy whose mart predates the columns, the incremental build adds and fills
+    them (merge_changes counts a measure the mart lacks as changed)."""
+    from lakehelpers import settings_at
+
+    from jobs.pipeline.run import build
+
+    lake, _ = built
+    outcomes = spark.read.format("delta").load(lake.path("gold.quality.fct_gate_outcomes"))
+    # One delivery: every gate judged its table's first version whole (the slice is in the unit test).
+    assert {r["scope"] for r in outcomes.select("scope").distinct().collect()} == {"whole table"}
+
+    copy_root = tmp_path / "lake"
+    shutil.copytree(lake.settings.storage_root, copy_root)
+    copy = Lake(settings_at(copy_root), spark)
+    path = copy.path("gold.quality.fct_gate_outcomes")
+    older = spark.read.format("delta").load(path).drop("scope", "since_version")
+    older.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+
+    built_again = build(graph.step("gold.marts"), copy)
+
+    assert built_again["counts"]["dbt"]["passed"], built_again["counts"]["dbt"]
+    mart = spark.read.format("delta").load(path)
+    assert {"scope", "since_version"} <= set(mart.columns)
+    assert mart.count() == outcomes.count() and mart.where("scope IS NULL").count() == 0

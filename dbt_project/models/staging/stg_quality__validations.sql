@@ -8,6 +8,8 @@ select
     validated_at,
     duration_seconds,
     row_count,
+    scope,
+    since_version,
     evaluated,
     failed as failed_expectations,
     coalesce(size(warned_expectations), 0) as warned_expectations,
@@ -15,5 +17,6 @@ select
 from {{ source_or_empty('quality', 'validations', [
     ['run_id', 'string'], ['table', 'string'], ['delta_version', 'bigint'], ['suite', 'string'],
     ['passed', 'boolean'], ['validated_at', 'timestamp'], ['duration_seconds', 'double'],
-    ['row_count', 'bigint'], ['evaluated', 'int'], ['failed', 'int'],
+    ['row_count', 'bigint'], ['scope', 'string'], ['since_version', 'bigint'],
+    ['evaluated', 'int'], ['failed', 'int'],
     ['warned_expectations', 'array<string>'], ['dropped', 'map<string,bigint>']]) }} as validations

@@ -2,9 +2,11 @@
     materialized='incremental',
     incremental_strategy='merge',
     unique_key=['run_id'],
+    on_schema_change='append_new_columns',
 ) }}
 -- Every quality gate's validation over time: which table version, which suite, passed or not,
--- how many expectations failed or warned, how many rows the build dropped, and how long it took.
+-- how many rows it validated and which (the whole table, or a bronze gate's appended slice), how
+-- many expectations failed or warned, how many rows the build dropped, and how long it took.
 with cells as (
     select
         run_id,
@@ -20,6 +22,8 @@ with cells as (
         warned_expectations,
         rows_dropped,
         row_count,
+        scope,
+        since_version,
         duration_seconds
     from {{ ref('stg_quality__validations') }}
 )
@@ -27,4 +31,4 @@ with cells as (
 {{ merge_changes('cells', ['run_id'],
                  ['validated_on', 'validated_at', 'table_id', 'zone', 'delta_version', 'suite', 'passed',
                   'evaluated', 'failed_expectations', 'warned_expectations', 'rows_dropped', 'row_count',
-                  'duration_seconds'], zero_missing=false) }}
+                  'scope', 'since_version', 'duration_seconds'], zero_missing=false) }}
