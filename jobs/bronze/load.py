@@ -553,7 +553,7 @@ def _sound_records(
     date formats (the formats a required date is parsed with are the source's)."""
     groups: dict[tuple[str, tuple[str, ...]], list[_File]] = {}
     for file in files:
-        if file.staged is not None and not file.held_back and file.stage.sound_rows:
+        if not file.held_back and file.stage.sound_rows:
             groups.setdefault((file.dataset.name, file.source.date_formats), []).append(file)
     frames = []
     for (_, date_formats), members in sorted(groups.items()):

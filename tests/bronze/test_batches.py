@@ -19,9 +19,19 @@ def _household(prefix: str, rows: int, bad: int = 0) -> bytes:
     return ("\n".join(lines) + "\n").encode("gbk")
 
 
-def _deaths(prefix: str, rows: int) -> bytes:
+def _deaths(prefix: str, rows: int, undated: int = 0) -> bytes:
+    """Death records; the last ``undated`` have an impossible required date, which Spark flags (the
+    reader finds them sound)."""
     return "".join(
-        json.dumps({"cert": f"{prefix}{i}", "xm": f"某{i}", "swrq": "2024-01-02"}, ensure_ascii=False) + "\n"
+        json.dumps(
+            {
+                "cert": f"{prefix}{i}",
+                "xm": f"某{i}",
+                "swrq": "2024-13-45" if i > rows - undated else "2024-01-02",
+            },
+            ensure_ascii=False,
+        )
+        + "\n"
         for i in range(1, rows + 1)
     ).encode("utf-8")
 
@@ -215,31 +225,14 @@ def test_worker_processes_stage_a_batch_with_the_same_outcome(spark, bronze_sett
     assert len(_rows(spark, settings, "quarantine.bronze_rows", "raw_text", "PW")) == 3
 
 
-def _deaths_some_undated(prefix: str, rows: int, undated: int) -> bytes:
-    """Death records of which the last ``undated`` have an impossible required date: Spark flags
-    them (the reader finds them sound)."""
-    return "".join(
-        json.dumps(
-            {
-                "cert": f"{prefix}{i}",
-                "xm": f"某{i}",
-                "swrq": "2024-13-45" if i > rows - undated else "2024-01-02",
-            },
-            ensure_ascii=False,
-        )
-        + "\n"
-        for i in range(1, rows + 1)
-    ).encode("utf-8")
-
-
 def test_spark_counts_each_files_accepted_and_flagged_records(spark, bronze_settings, drop):
     """Files of two datasets read together (one read per dataset): each file keeps its own counts,
     its records their own reasons."""
     import jobs.bronze.load as load
 
     settings = bronze_settings
-    drop(settings, "test_deaths_json", "SF_a.jsonl", _deaths_some_undated("SFA", 5, 2))
-    drop(settings, "test_deaths_json", "SF_b.jsonl", _deaths_some_undated("SFB", 4, 0))
+    drop(settings, "test_deaths_json", "SF_a.jsonl", _deaths("SFA", 5, 2))
+    drop(settings, "test_deaths_json", "SF_b.jsonl", _deaths("SFB", 4, 0))
     drop(settings, "test_household_gbk", "SF_c.csv", _household("SFC", 3, bad=2))
     files = _land(settings, "test_deaths_json") + _land(settings, "test_household_gbk")
 
@@ -267,12 +260,12 @@ def test_a_file_spark_miscounts_is_held_back_and_loads_on_a_rerun(spark, bronze_
     import jobs.bronze.load as load
 
     settings = bronze_settings
-    drop(settings, "test_deaths_json", "short_count.jsonl", _deaths_some_undated("SC", 4, 1))
+    drop(settings, "test_deaths_json", "short_count.jsonl", _deaths("SC", 4, 1))
     files = _land(settings, "test_deaths_json")
     real_count = load._count
 
     def one_short(sound):
-        return {index: (ok - 1, flagged) for index, (ok, flagged) in real_count(sound).items()}
+        return {file: (ok - 1, flagged) for file, (ok, flagged) in real_count(sound).items()}
 
     monkeypatch.setattr(load, "_count", one_short)
     with pytest.raises(load.AccountingError, match="4 sound records staged but Spark counted 2 accepted"):
