@@ -71,6 +71,7 @@ def write_resolution_summary(ctx: StepContext, resolution: ResolutionResult) -> 
         "backend": resolution.backend,
         "threshold": resolution.threshold,
         "pairs_compared": resolution.pairs_compared,
+        "records_linked": resolution.records_linked,
         "records_by_method": resolution.records_by_method,
         "conflicts_split": resolution.conflicts_split,
         "m_training": resolution.m_training,  # "reused" in an incremental run, "priors" when too small

@@ -98,3 +98,21 @@ def test_a_batch_with_nothing_new_links_nothing(spark, batches, runs):
     assert again.pairs_compared == 0
     assert {r["record_key"]: tuple(r) for r in again.crosswalk.collect()} == initial_rows
     assert again.touched_person_ids.count() == 0
+
+
+def test_the_backend_links_only_the_records_a_pair_can_hold_with_the_whole_tables_result(
+    spark, batches, runs, monkeypatch
+):
+    """The candidates (unsettled records and those they meet in a blocking rule, with the name
+    frequencies of all records) give the crosswalk, probabilities and pairs of linking every record."""
+    from jobs.silver.population import resolve
+
+    everything, _ = batches
+    initial, _, later = runs
+    monkeypatch.setattr(resolve, "_link_candidates", lambda prepared: prepared)
+    whole = resolve_persons(
+        spark, everything, backend="duckdb", key=KEY, existing=initial.crosswalk, model=initial.model
+    )
+    assert 0 < later.records_linked < whole.records_linked == everything.count()
+    assert later.pairs_compared == whole.pairs_compared
+    assert sorted(map(tuple, later.crosswalk.collect())) == sorted(map(tuple, whole.crosswalk.collect()))
