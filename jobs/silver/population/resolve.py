@@ -798,8 +798,12 @@ def _link(
     seed: int,
     clock: _Stopwatch,
     model: dict[str, Any] | None = None,
+    frequencies: SplinkDataFrame | None = None,
 ) -> tuple[SplinkDataFrame, int, int, dict[str, Any], str, str]:
     """Train (unless a ``model`` is given), block, score and cluster in the backend.
+
+    ``frequencies`` (``name``, ``tf_name``): the names' term frequencies to score with, instead of
+    those Splink would compute from ``table`` (an incremental run's table is a part of the records).
 
     Returns the rows of ``_LinkOutput.assigned``. A table with a ``settled_person_id`` column is an
     incremental run: training sees the true ID labels, prediction sees every record that stays
@@ -819,6 +823,8 @@ def _link(
             f"select {kept}, settled_person_id as id_person_id from {table.physical_name}"
         )
     linker = Linker(table, model, log_level=None)
+    if frequencies is not None:
+        linker.table_management.register_term_frequency_lookup(frequencies, "name")
     blocked = linker.inference.compute_blocked_pairs_for_predict()  # cached: predict() reuses it
     pairs = int(_scalar(db_api, f"select count(*) as n from {blocked.physical_name}") or 0)
     predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
@@ -835,7 +841,12 @@ _ASSIGNED_DDL = "unique_id string, linked_person_id string, anchor_key string, m
 
 
 def _link_duckdb(
-    spark: SparkSession, prepared: DataFrame, threshold: float, seed: int, model: dict[str, Any] | None
+    spark: SparkSession,
+    prepared: DataFrame,
+    threshold: float,
+    seed: int,
+    model: dict[str, Any] | None,
+    frequencies: DataFrame | None = None,
 ) -> _LinkOutput:
     """Records to Arrow, Splink on an in-process DuckDB, assignments back as a Spark DataFrame."""
     from splink import DuckDBAPI
@@ -847,7 +858,8 @@ def _link_duckdb(
     db_api = DuckDBAPI(":memory:")
     try:
         table = db_api.register(arrow, table_name="person_records")
-        assigned, pairs, conflicts, model, how, note = _link(db_api, table, threshold, seed, clock, model)
+        tf = None if frequencies is None else db_api.register(frequencies.toArrow(), table_name="name_tf")
+        assigned, pairs, conflicts, model, how, note = _link(db_api, table, threshold, seed, clock, model, tf)
         rows = assigned.as_pyarrow_table()
     finally:
         db_api.duckdb_con.close()
@@ -881,7 +893,12 @@ def _checkpoint_dir(spark: SparkSession) -> str:
 
 
 def _link_spark(
-    spark: SparkSession, prepared: DataFrame, threshold: float, seed: int, model: dict[str, Any] | None
+    spark: SparkSession,
+    prepared: DataFrame,
+    threshold: float,
+    seed: int,
+    model: dict[str, Any] | None,
+    frequencies: DataFrame | None = None,
 ) -> _LinkOutput:
     """Splink's Spark backend on the caller's session (the cluster path)."""
     from splink import SparkAPI
@@ -896,16 +913,18 @@ def _link_spark(
         num_partitions_on_repartition=max(1, shuffle),
         register_udfs_automatically=False,  # built-in functions only: no Scala UDF jar needed
     )
-    table = db_api.register(
-        prepared.drop("source_id", *_KNOWN_ROW), table_name=f"person_records_{uuid.uuid4().hex[:8]}"
-    )
+    suffix = uuid.uuid4().hex[:8]
+    table = db_api.register(prepared.drop("source_id", *_KNOWN_ROW), table_name=f"person_records_{suffix}")
+    tf = None if frequencies is None else db_api.register(frequencies, table_name=f"name_tf_{suffix}")
     clock.lap("to_backend")
     try:
-        assigned, pairs, conflicts, model, how, note = _link(db_api, table, threshold, seed, clock, model)
+        assigned, pairs, conflicts, model, how, note = _link(db_api, table, threshold, seed, clock, model, tf)
         assigned_df = assigned.as_spark_dataframe().localCheckpoint(eager=True)
     finally:
         _drop_spark_tables(spark, checkpoint_dir, files_before, views_before)
         spark.catalog.dropTempView(table.physical_name)
+        if tf is not None:
+            spark.catalog.dropTempView(tf.physical_name)
     clock.lap("from_backend")
     return _LinkOutput(assigned_df, pairs, conflicts, model, how, clock.timings, note)
 
@@ -989,21 +1008,17 @@ def _settle(prepared: DataFrame) -> DataFrame:
     )
 
 
-#: The column Splink takes a name's term frequency from when its input has it (Splink: ``tf_<col>``).
-TF_NAME = "tf_name"
-
-
-def _link_candidates(prepared: DataFrame) -> DataFrame:
+def _link_candidates(prepared: DataFrame) -> tuple[DataFrame, DataFrame]:
     """Incremental runs: the records the backend needs to score every pair a full table would give.
 
     Splink scores only the pairs a blocking rule generates with one side without an ID
     (``_ONE_SIDE_WITHOUT_ID``), and every settled record has one (its person's,
     ``settled_person_id``). So every pair scored holds an unsettled record and a record it meets in
-    some rule: those two kinds of record are all the backend needs, instead of every record (at
-    100,000 persons a 1% delivery leaves a few hundred of 186,000). What they lose is the name's term
-    frequency over all records, which Splink would compute from its input table; it is computed
-    here over every record, as Splink does (rows per name / non-null names), and passed as
-    :data:`TF_NAME`, which Splink then takes as given. ``tests/silver/population/test_incremental.py``
+    some rule: those two kinds of record are all the backend needs, instead of every record.
+    What they lose is the names' term frequencies over all records, which Splink would compute from
+    its input table. They are computed here over every record as Splink does (rows per name / rows
+    with a name) for the candidates' names, and returned beside them (``name``, ``tf_name``) for
+    :func:`_link` to register as Splink's lookup. ``tests/silver/population/test_incremental.py``
     checks that the crosswalk and its probabilities equal those of linking the whole table.
     """
     from functools import reduce
@@ -1017,8 +1032,10 @@ def _link_candidates(prepared: DataFrame) -> DataFrame:
     candidates = prepared.join(F.broadcast(ids), "unique_id", "left_semi")
     named = prepared.where(F.col("name").isNotNull())
     total = named.count()
-    frequencies = named.groupBy("name").agg((F.count("*").cast("double") / F.lit(total)).alias(TF_NAME))
-    return candidates.join(frequencies, "name", "left").localCheckpoint(eager=True)
+    frequencies = named.groupBy("name").agg((F.count("*").cast("double") / F.lit(total)).alias("tf_name"))
+    candidates = candidates.localCheckpoint(eager=True)
+    wanted = frequencies.join(candidates.select("name").distinct(), "name", "left_semi")
+    return candidates, wanted.localCheckpoint(eager=True)
 
 
 def _touched(crosswalk: DataFrame, existing: DataFrame) -> DataFrame:
@@ -1211,10 +1228,12 @@ def resolve_persons(
         else:
             # Incremental: the backend sees settled records as their person (see _link), and only
             # the records a pair to score can hold (_link_candidates).
-            link_input = _link_candidates(prepared) if incremental else prepared.drop("settled_person_id")
+            link_input, frequencies = (
+                _link_candidates(prepared) if incremental else (prepared.drop("settled_person_id"), None)
+            )
             records_linked = link_input.count() if incremental else n_records
             link = (_link_duckdb if backend == "duckdb" else _link_spark)(
-                spark, link_input, threshold, seed, model
+                spark, link_input, threshold, seed, model, frequencies
             )
         clock._last = time.perf_counter()
 

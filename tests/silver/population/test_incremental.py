@@ -109,7 +109,7 @@ def test_the_backend_links_only_the_records_a_pair_can_hold_with_the_whole_table
 
     everything, _ = batches
     initial, _, later = runs
-    monkeypatch.setattr(resolve, "_link_candidates", lambda prepared: prepared)
+    monkeypatch.setattr(resolve, "_link_candidates", lambda prepared: (prepared, None))
     whole = resolve_persons(
         spark, everything, backend="duckdb", key=KEY, existing=initial.crosswalk, model=initial.model
     )
