@@ -161,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         "large scale the others double the time)",
     )
     args = parser.parse_args(argv)
+    unknown = set(args.runs.split(",")) - set(RUNS)
+    if unknown:
+        parser.error(f"unknown --runs {sorted(unknown)}; choose from {', '.join(RUNS)}")
 
     from govlake.config import load_settings
 
