@@ -15,9 +15,13 @@ from typing import TYPE_CHECKING
 from govlake.config import METASTORE_PASSWORD_ENV, REPO_ROOT, S3Settings, Settings, load_settings
 
 if TYPE_CHECKING:  # pyspark is imported lazily so light callers (CLI help, DAG parsing) stay fast
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 _lock = threading.Lock()
+
+#: The most rows :func:`broadcast_if_few` broadcasts: a few MB of keys. A join with a side this
+#: small then scans the other side once instead of shuffling it whole.
+BROADCAST_ROWS = 200_000
 
 
 class SparkJarsMissing(RuntimeError):
@@ -177,3 +181,18 @@ def stop_spark() -> None:
         active = SparkSession.getActiveSession()
         if active is not None:
             active.stop()
+
+
+def broadcast_if_few(df: DataFrame, limit: int = BROADCAST_ROWS) -> DataFrame:
+    """``df`` materialized, with a broadcast hint when it has at most ``limit`` rows.
+
+    For the small side of a join that is small in an incremental run (the keys a delivery
+    touched) but whole-table-sized in a full one. Spark's adaptive execution cannot do this
+    itself: it re-plans a join as a broadcast only after both sides' shuffles ran, so the large
+    side is shuffled anyway (measured at 300,000 persons: a wide-row join of person records took
+    4.2 s shuffled, 1.5 s broadcast). ``df`` is checkpointed first, so counting it runs its plan once.
+    """
+    from pyspark.sql import functions as F
+
+    held = df.localCheckpoint(eager=True)
+    return F.broadcast(held) if held.count() <= limit else held

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from govlake.spark import broadcast_if_few
+
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
@@ -105,6 +107,12 @@ def apply_scd2(
 
     exists = DeltaTable.isDeltaTable(spark, path)
     current = spark.read.format("delta").load(path) if exists else None
+    if current is not None and among is not None:
+        # An incremental batch: only the history of the entities it names is compared, closed or
+        # opened, so that history is read once by a broadcast of their keys; every join below is
+        # then between small frames, not with the whole table (nor is the MERGE's source).
+        scope = among.select(key).unionByName(incoming.select(key)).distinct()
+        current = broadcast_if_few(current.join(broadcast_if_few(scope), key, "left_semi"))
     changes = changed_entities(current, incoming, key, tracked).cache()
     gone = None
     if current is not None and close_missing:

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from govlake.lake import delta
+from govlake.spark import broadcast_if_few
 from jobs.silver.history import apply_scd2, row_hash
 
 if TYPE_CHECKING:
@@ -84,6 +85,8 @@ def upsert_changed(
 
     table = spark.read.format("delta").load(path)
     current = table.select(*key, F.col("_row_hash").alias("_old_hash"))
+    if not delete_missing:  # some keys, often few: the table's rows of theirs, by a broadcast
+        current = current.join(broadcast_if_few(incoming.select(*key)), list(key), "left_semi")
     staged = (
         incoming.join(current, list(key), "left")
         .where(F.col("_old_hash").isNull() | (F.col("_old_hash") != F.col("_row_hash")))
@@ -95,7 +98,9 @@ def upsert_changed(
         vanished = table.select(*key).join(incoming.select(*key), list(key), "left_anti")
         staged = staged.unionByName(vanished.withColumn(_ACTION, F.lit("deleted")), allowMissingColumns=True)
     if deleted is not None:
-        held = table.select(*key).join(deleted.select(*key).distinct(), list(key), "left_semi")
+        held = table.select(*key).join(
+            broadcast_if_few(deleted.select(*key).distinct()), list(key), "left_semi"
+        )
         staged = staged.unionByName(held.withColumn(_ACTION, F.lit("deleted")), allowMissingColumns=True)
     staged = staged.cache()
     try:
@@ -187,6 +192,19 @@ class RecordChanges:
         return upsert_changed(spark, path, added, ["record_key"], delete_missing=False, deleted=self.removed)
 
 
+@dataclass(frozen=True)
+class KeyedChanges:
+    """How a snapshot differs from its table, when the build knows it: the snapshot is the
+    table's rows minus ``removed`` (a frame of keys) with ``upserted`` put in by key (rows equal to
+    the table's are found and left out by :func:`upsert_changed`)."""
+
+    upserted: DataFrame
+    removed: DataFrame | None = None
+
+    def write(self, spark: SparkSession, path: str, key: Sequence[str]) -> dict[str, int]:
+        return upsert_changed(spark, path, self.upserted, key, delete_missing=False, deleted=self.removed)
+
+
 def write_entity_library(
     ctx: StepContext,
     library: EntityLibrary,
@@ -200,6 +218,7 @@ def write_entity_library(
     merged_into: DataFrame | None = None,
     split_from: DataFrame | None = None,
     record_changes: RecordChanges | None = None,
+    crosswalk_changes: KeyedChanges | None = None,
 ) -> dict[str, Any]:
     """Survive golden records from ``linked`` and write the library's three tables, only what changed.
 
@@ -211,7 +230,8 @@ def write_entity_library(
     ``merged_into`` / ``split_from`` (entity key + that column): the golden history records them
     (:func:`jobs.silver.history.apply_scd2`); passing either gives the history both columns.
     ``record_changes``: how ``records`` differs from the records table (see :class:`RecordChanges`);
-    only that is written, and ``records`` is not compared with the table.
+    only that is written, and ``records`` is not compared with the table. ``crosswalk_changes``
+    likewise for the crosswalk (see :class:`KeyedChanges`).
     Returns per table what was written, under the records table's, "crosswalk" and the golden
     table's names.
     """
@@ -225,14 +245,17 @@ def write_entity_library(
     golden = golden.select(library.entity_key, *library.golden_attributes)
     spark, path = ctx.spark, ctx.path
     records_path = path(library.table_id(library.records_table))
+    crosswalk_path = path(library.table_id("crosswalk"))
     return {
         "records": (
             upsert_changed(spark, records_path, records, ["record_key"], delete_missing=True)
             if record_changes is None
             else record_changes.write(spark, records_path)
         ),
-        "crosswalk": upsert_changed(
-            spark, path(library.table_id("crosswalk")), crosswalk, ["record_key"], delete_missing=True
+        "crosswalk": (
+            upsert_changed(spark, crosswalk_path, crosswalk, ["record_key"], delete_missing=True)
+            if crosswalk_changes is None
+            else crosswalk_changes.write(spark, crosswalk_path, ["record_key"])
         ),
         library.golden_table: apply_scd2(
             spark,

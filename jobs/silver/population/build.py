@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from govlake import storage
 from govlake.lake.context import StepContext
 from govlake.registry import Registry
+from govlake.spark import broadcast_if_few
 from jobs.silver.incremental import Standardized, standardize_incrementally
 from jobs.silver.population.records import PERSON_MENTIONS, person_records, standardization_fingerprint
 from jobs.silver.survivorship import trust_ranks
@@ -196,7 +197,13 @@ def build_population(
     crosswalk = resolution.crosswalk.select(
         "record_key", "source_id", "person_id", "match_method", "match_probability"
     )
-    linked = records.join(crosswalk.select("record_key", "person_id"), "record_key")
+    members = crosswalk.select("record_key", "person_id")
+    if resolution.touched_person_ids is not None:
+        # Incremental: only the touched persons' records are survived again, so only those are
+        # joined, by a broadcast of their few keys instead of a shuffle of every record.
+        members = members.join(broadcast_if_few(resolution.touched_person_ids), "person_id", "left_semi")
+        members = broadcast_if_few(members)
+    linked = records.join(members, "record_key")
     counts: dict[str, Any] = write_entity_library(
         ctx,
         POPULATION,
@@ -209,6 +216,7 @@ def build_population(
         merged_into=resolution.merges,
         split_from=resolution.splits,
         record_changes=standardized.changes,
+        crosswalk_changes=resolution.crosswalk_changes,
     )
     standardized.keep_state(ctx)  # only once the records are written
     counts["standardization"] = standardized.plan.summary()

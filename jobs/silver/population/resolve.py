@@ -123,8 +123,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from govlake.spark import broadcast_if_few
+from jobs.silver.tables import KeyedChanges
+
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
     from splink.internals.database_api import DatabaseAPI
     from splink.internals.splink_dataframe import SplinkDataFrame
 
@@ -176,6 +179,7 @@ OPTIONAL_COLUMNS = ("record_identity", "id_number_raw", "partner_id_number")
 CROSSWALK_DDL = (
     "record_key string, source_id string, person_id string, match_method string, match_probability double"
 )
+CROSSWALK_COLUMNS = ("record_key", "source_id", "person_id", "match_method", "match_probability")
 
 #: At least one side has no valid ID: two ID-bearing records were settled by their IDs.
 _ONE_SIDE_WITHOUT_ID = "(l.id_person_id is null or r.id_person_id is null)"
@@ -234,6 +238,9 @@ class ResolutionResult:
     merges: DataFrame | None = field(default=None, repr=False)
     #: person_id -> split_from: new persons made of records that belonged to an existing one.
     splits: DataFrame | None = field(default=None, repr=False)
+    #: Incremental runs only: how ``crosswalk`` differs from the previous crosswalk, to write
+    #: instead of comparing the whole of it (None: compare the snapshot).
+    crosswalk_changes: KeyedChanges | None = field(default=None, repr=False)
 
 
 _BLOCK = 64  # SHA-256 block size in bytes (RFC 2104)
@@ -1043,18 +1050,75 @@ def _link_candidates(prepared: DataFrame) -> tuple[DataFrame, DataFrame]:
     return candidates, wanted.localCheckpoint(eager=True)
 
 
-def _touched(crosswalk: DataFrame, existing: DataFrame) -> DataFrame:
-    """person_ids on either side of a crosswalk row that is new, gone, or moved to another person."""
+def _differs() -> Column:
+    """True for a row of the assembled crosswalk whose person is not its previous one (new records too)."""
     from pyspark.sql import functions as F
 
-    old = existing.select("record_key", F.col("person_id").alias("old_person_id"))
-    diff = crosswalk.select("record_key", "person_id").join(old, "record_key", "full_outer")
-    return (
-        diff.where(~F.col("person_id").eqNullSafe(F.col("old_person_id")))
-        .select(F.explode(F.array("person_id", "old_person_id")).alias("person_id"))
-        .where(F.col("person_id").isNotNull())
-        .distinct()
+    return ~F.col("person_id").eqNullSafe(F.col("known_person_id"))
+
+
+def _changes_since(rows: DataFrame, existing: DataFrame, n_known: int) -> tuple[DataFrame, KeyedChanges]:
+    """Incremental runs: (touched person_ids, the crosswalk's changes) from the assembled rows.
+
+    ``rows``: the crosswalk with ``kept`` and ``known_person_id`` (the previous row's person, null
+    for a new record). Only rows not kept can differ from the previous crosswalk, and a record of
+    the previous crosswalk is gone only if fewer than all its rows were known (``n_known``), so
+    one scan of ``rows`` replaces a full outer join with the previous crosswalk. Touched are the
+    person_ids on either side of a row that is new, gone, or moved to another person.
+    """
+    from pyspark.sql import functions as F
+
+    vanished = None
+    if n_known != existing.count():
+        vanished = broadcast_if_few(
+            existing.select("record_key", "person_id").join(
+                rows.select("record_key"), "record_key", "left_anti"
+            )
+        )
+    moved = rows.where(_differs()).select(
+        F.explode(F.array("person_id", "known_person_id")).alias("person_id")
     )
+    if vanished is not None:
+        moved = moved.unionByName(vanished.select("person_id"))
+    touched = moved.where(F.col("person_id").isNotNull()).distinct()
+    changed = rows.where(~F.col("kept") | _differs()).select(*CROSSWALK_COLUMNS)
+    removed = vanished.select("record_key") if vanished is not None else None
+    return touched, KeyedChanges(upserted=changed.localCheckpoint(eager=True), removed=removed)
+
+
+def _lineage(moves: DataFrame, crosswalk: DataFrame, existing: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(merges, splits) between the previous crosswalk and this one.
+
+    ``moves``: (old, new) person_id of every record whose person changed. A previous person_id
+    that no record holds any more, whose records are still here, was merged into the person that
+    holds most of them; a new person_id holding records that had another person was split from the
+    one most of them had (ties: the smaller id). The moves are few, so the ids they name are looked
+    up in the two crosswalks by a broadcast of them, not by grouping every person_id.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    moves = broadcast_if_few(moves.groupBy("old", "new").count())
+
+    def held(ids: DataFrame, side: str) -> DataFrame:
+        wanted = broadcast_if_few(moves.select(F.col(side).alias("person_id")).distinct())
+        return ids.select("person_id").join(wanted, "person_id", "left_semi").distinct()
+
+    def strongest(df: DataFrame, by: str, other: str) -> DataFrame:
+        w = Window.partitionBy(by).orderBy(F.col("count").desc(), F.col(other))
+        return df.withColumn("_n", F.row_number().over(w)).where("_n = 1").drop("_n", "count")
+
+    still_held = held(crosswalk, "old").withColumnRenamed("person_id", "old")
+    gone = moves.join(still_held, "old", "left_anti")
+    merges = strongest(gone, "old", "new").select(
+        F.col("old").alias("person_id"), F.col("new").alias("merged_into")
+    )
+    known_before = held(existing, "new").withColumnRenamed("person_id", "new")
+    fresh = moves.join(known_before, "new", "left_anti")
+    splits = strongest(fresh, "new", "old").select(
+        F.col("new").alias("person_id"), F.col("old").alias("split_from")
+    )
+    return merges.localCheckpoint(eager=True), splits.localCheckpoint(eager=True)
 
 
 def _name_clusters(rows: Iterable[dict[str, Any]], taken: set[str], key: str) -> dict[str, str]:
@@ -1102,41 +1166,6 @@ def _remint(named: dict[str, str], minted: set[str], in_use: set[str], key: str)
         else:
             seen.add(pid)
     return out
-
-
-def _lineage(crosswalk: DataFrame, existing: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """(merges, splits) between the previous crosswalk and this one.
-
-    A previous person_id that no record holds any more, whose records are still here, was merged
-    into the person that holds most of them; a new person_id holding records that had another
-    person was split from the one most of them had (ties: the smaller id).
-    """
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    moves = (
-        existing.select("record_key", F.col("person_id").alias("old"))
-        .join(crosswalk.select("record_key", F.col("person_id").alias("new")), "record_key")
-        .where(F.col("old") != F.col("new"))
-        .groupBy("old", "new")
-        .count()
-    )
-    new_ids = crosswalk.select(F.col("person_id").alias("id")).distinct()
-    old_ids = existing.select(F.col("person_id").alias("id")).distinct()
-
-    def strongest(df: DataFrame, by: str, other: str) -> DataFrame:
-        w = Window.partitionBy(by).orderBy(F.col("count").desc(), F.col(other))
-        return df.withColumn("_n", F.row_number().over(w)).where("_n = 1").drop("_n", "count")
-
-    gone = moves.join(new_ids, moves["old"] == new_ids["id"], "left_anti")
-    merges = strongest(gone, "old", "new").select(
-        F.col("old").alias("person_id"), F.col("new").alias("merged_into")
-    )
-    fresh = moves.join(old_ids, moves["new"] == old_ids["id"], "left_anti")
-    splits = strongest(fresh, "new", "old").select(
-        F.col("new").alias("person_id"), F.col("old").alias("split_from")
-    )
-    return merges.localCheckpoint(eager=True), splits.localCheckpoint(eager=True)
 
 
 def resolve_persons(
@@ -1242,7 +1271,7 @@ def resolve_persons(
             )
         clock._last = time.perf_counter()
 
-        a = link.assigned.alias("a")
+        a = broadcast_if_few(link.assigned).alias("a")
         p = prepared.alias("p")
         kept = F.col("p.known_person_id").isNotNull() & ~F.col("p.reopened")
         joined = (
@@ -1316,17 +1345,27 @@ def resolve_persons(
                 name: F.when(F.col("kept"), F.col(f"known_{name.removeprefix('match_')}")).otherwise(value)
                 for name, value in resolved.items()
             }
-        crosswalk = j.select(
+        rows = j.select(
             F.col("unique_id").alias("record_key"),
             F.col("source_id"),
             *[value.alias(name) for name, value in resolved.items()],
+            "kept",
+            "known_person_id",
         ).localCheckpoint(eager=True)
+        crosswalk = rows.select(*CROSSWALK_COLUMNS)
         by_method = {m: 0 for m in MATCH_METHODS}
         for row in crosswalk.groupBy("match_method").count().collect():
             by_method[row["match_method"]] = int(row["count"])
-        touched = _touched(crosswalk, existing).localCheckpoint(eager=True) if incremental else None
+        touched, changes = None, None
+        if incremental:
+            assert existing is not None
+            touched, changes = _changes_since(rows, existing, n_records - n_new)
+            touched = touched.localCheckpoint(eager=True)
         if existing is not None:
-            merges, splits = _lineage(crosswalk, existing)
+            moves = rows.where(F.col("known_person_id").isNotNull() & _differs()).select(
+                F.col("known_person_id").alias("old"), F.col("person_id").alias("new")
+            )
+            merges, splits = _lineage(moves, crosswalk, existing)
         else:
             merges = spark.createDataFrame([], "person_id string, merged_into string")
             splits = spark.createDataFrame([], "person_id string, split_from string")
@@ -1361,6 +1400,7 @@ def resolve_persons(
         records_linked=records_linked,
         merges=merges,
         splits=splits,
+        crosswalk_changes=changes,
     )
 
 

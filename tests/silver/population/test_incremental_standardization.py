@@ -223,3 +223,9 @@ def test_another_fingerprint_standardizes_everything_and_a_vanished_file_loses_i
     assert withdrawn["records"] == {"inserted": 0, "updated": 0, "deleted": 2}
     held = lake.read_latest("silver.population.person_records")
     assert {r["file_hash"] for r in held.collect()} == {FIRST} and held.count() == 3
+    # The crosswalk is written as what changed (its two rows gone), not compared whole.
+    assert withdrawn["crosswalk"] == {"inserted": 0, "updated": 0, "deleted": 2}
+    linked = lake.read_latest("silver.population.crosswalk")
+    assert sorted(r["record_key"] for r in linked.collect()) == sorted(
+        r["record_key"] for r in held.collect()
+    )
