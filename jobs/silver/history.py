@@ -112,7 +112,7 @@ def apply_scd2(
         # opened, so that history is read once by a broadcast of their keys; every join below is
         # then between small frames, not with the whole table (nor is the MERGE's source).
         scope = among.select(key).unionByName(incoming.select(key)).distinct()
-        current = broadcast_if_few(current.join(broadcast_if_few(scope), key, "left_semi"))
+        current = current.join(broadcast_if_few(scope), key, "left_semi").localCheckpoint(eager=True)
     changes = changed_entities(current, incoming, key, tracked).cache()
     gone = None
     if current is not None and close_missing:

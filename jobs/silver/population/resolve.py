@@ -367,11 +367,16 @@ def _prepare(records: DataFrame, key: str) -> DataFrame:
             & F.col("admin_code").isNull()
             & F.col("_p_address").isNotNull()
         )
+        # Decided once, before either column is replaced (deciding again after the address is
+        # borrowed would keep the mention's missing admin code).
         base = (
             base.join(partner_home, "partner_person_id", "left")
-            .withColumn("address", F.when(borrow, F.col("_p_address")).otherwise(F.col("address")))
-            .withColumn("admin_code", F.when(borrow, F.col("_p_admin")).otherwise(F.col("admin_code")))
-            .drop("_p_address", "_p_admin")
+            .withColumn("_borrow", borrow)
+            .withColumn("address", F.when(F.col("_borrow"), F.col("_p_address")).otherwise(F.col("address")))
+            .withColumn(
+                "admin_code", F.when(F.col("_borrow"), F.col("_p_admin")).otherwise(F.col("admin_code"))
+            )
+            .drop("_p_address", "_p_admin", "_borrow")
         )
     house = F.regexp_extract(F.col("address"), r"^(.*?号)", 1)
     return base.drop("partner_person_id").select(
@@ -1071,10 +1076,9 @@ def _changes_since(rows: DataFrame, existing: DataFrame, n_known: int) -> tuple[
 
     vanished = None
     if n_known != existing.count():
-        vanished = broadcast_if_few(
-            existing.select("record_key", "person_id").join(
-                rows.select("record_key"), "record_key", "left_anti"
-            )
+        previous = existing.select("record_key", "person_id")
+        vanished = previous.join(rows.select("record_key"), "record_key", "left_anti").localCheckpoint(
+            eager=True
         )
     moved = rows.where(_differs()).select(
         F.explode(F.array("person_id", "known_person_id")).alias("person_id")
@@ -1099,11 +1103,12 @@ def _lineage(moves: DataFrame, crosswalk: DataFrame, existing: DataFrame) -> tup
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    moves = broadcast_if_few(moves.groupBy("old", "new").count())
+    moves = moves.groupBy("old", "new").count().localCheckpoint(eager=True)
 
     def held(ids: DataFrame, side: str) -> DataFrame:
+        """The ids on this side of the moves that ``ids`` holds."""
         wanted = broadcast_if_few(moves.select(F.col(side).alias("person_id")).distinct())
-        return ids.select("person_id").join(wanted, "person_id", "left_semi").distinct()
+        return broadcast_if_few(ids.select("person_id").join(wanted, "person_id", "left_semi").distinct())
 
     def strongest(df: DataFrame, by: str, other: str) -> DataFrame:
         w = Window.partitionBy(by).orderBy(F.col("count").desc(), F.col(other))

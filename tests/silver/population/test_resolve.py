@@ -233,6 +233,41 @@ def test_prepare_blanks_unknowns_and_fills_birth_date_from_the_id(spark):
     assert (k2["birth_date"], k2["phone"]) == ("1991-01-02", "13800000000")
 
 
+def test_a_mention_without_residence_takes_its_partners_most_stated_home(spark):
+    """A spouse named only by name and sex lives where the partner's own records most often say
+    (ties: the smaller address); a mention with a residence or an ID of its own keeps its own."""
+    import datetime as dt
+
+    partner = syn.citizen_id("320102", dt.date(1980, 1, 2), 11)
+    stranger = syn.citizen_id("320105", dt.date(1981, 3, 4), 12)
+    own = syn.citizen_id("320106", dt.date(1982, 5, 6), 13)
+    home, other = "南京市玄武区中山路12号", "南京市鼓楼区北京西路3号"
+    rows = [
+        # the partner's own records: two at home, one elsewhere
+        ("p1", "s", partner, "王强", None, "1", "320102", home, None, None),
+        ("p2", "s", partner, "王强", None, "1", "320102", home, None, None),
+        ("p3", "s", partner, "王强", None, "1", "320106", other, None, None),
+        # a tie between two homes: the smaller address wins
+        ("t1", "s", stranger, "赵六", None, "1", "320106", other, None, None),
+        ("t2", "s", stranger, "赵六", None, "1", "320102", home, None, None),
+        ("b1", "s", None, "李娜", None, "2", None, None, None, partner),  # borrows
+        ("b2", "s", None, "孙丽", None, "2", None, None, None, stranger),  # borrows (tie)
+        ("c1", "s", None, "周敏", None, "2", "320111", "南京市浦口区江浦街道1号", None, partner),
+        ("d1", "s", own, "吴芳", None, "2", None, None, None, partner),  # has an ID: not a borrower
+        ("e1", "s", None, "郑洁", None, "2", None, None, None, own),  # the partner states no home
+    ]
+    ddl = syn.RECORD_DDL + ", partner_id_number string"
+    out = {r["unique_id"]: r for r in _prepare(spark.createDataFrame(rows, ddl), KEY).collect()}
+    assert len(out) == len(rows)
+    residence = {k: (r["admin_code"], r["address"]) for k, r in out.items()}
+    assert residence["b1"] == ("320102", home)
+    assert residence["b2"] == min([("320106", other), ("320102", home)], key=lambda r: r[1])
+    assert residence["c1"] == ("320111", "南京市浦口区江浦街道1号")
+    assert residence["d1"] == residence["e1"] == (None, None)
+    assert residence["p3"] == ("320106", other)
+    assert out["b1"]["address_house"] == home and out["b1"]["prefecture"] == "3201"
+
+
 def test_records_that_all_carry_ids_need_no_probabilistic_links(spark, records):
     with_ids = records.filter("id_number is not null")
     res = resolve_persons(spark, with_ids, key=KEY)
