@@ -189,8 +189,9 @@ def broadcast_if_few(df: DataFrame, limit: int = BROADCAST_ROWS) -> DataFrame:
     For the small side of a join that is small in an incremental run (the keys a delivery
     touched) but whole-table-sized in a full one. Spark's adaptive execution cannot do this
     itself: it re-plans a join as a broadcast only after both sides' shuffles ran, so the large
-    side is shuffled anyway (measured at 300,000 persons: a wide-row join of person records took
-    4.2 s shuffled, 1.5 s broadcast). ``df`` is checkpointed first, so counting it runs its plan once.
+    side is shuffled anyway (measured at 300,000 persons: joining the 583,882 prepared person
+    records with the crosswalk took 4.2 s shuffled, 1.5 s with the crosswalk broadcast). ``df`` is
+    checkpointed first, so counting it runs its plan once.
     """
     from pyspark.sql import functions as F
 
