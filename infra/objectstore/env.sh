@@ -22,6 +22,8 @@ _govlake_os_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 GOVLAKE_REPO="$(cd "$_govlake_os_dir/../.." && pwd)"
 OS_TEMPLATE="$_govlake_os_dir/s3-identities.json.template"
 unset _govlake_os_dir
+# shellcheck source=../lib/pids.sh
+source "$GOVLAKE_REPO/infra/lib/pids.sh"
 
 OS_NAME="${GOVLAKE_OBJECTSTORE_NAME:-default}"
 [[ $OS_NAME =~ ^[A-Za-z0-9._-]+$ ]] || {
@@ -50,19 +52,9 @@ os_ports() {  # base -> sets OS_BASE_PORT and the eight OS_*_PORT variables
   OS_ENDPOINT="http://127.0.0.1:$OS_S3_PORT"
 }
 
-os_alive() {  # pid -> is it running (a zombie is not: it only waits for its parent to reap it)
-  [[ -r /proc/$1/status ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
-}
-
 os_pid() {  # prints the pid of this instance's weed if it is running, else fails
-  local pid
-  [[ -s $OS_PIDFILE ]] || return 1
-  pid="$(<"$OS_PIDFILE")"
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  os_alive "$pid" || return 1
   # A recycled pid is not ours: the command line must name this instance's data folder.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-dir=$OS_DATA " || return 1
-  echo "$pid"
+  pid_from_file "$OS_PIDFILE" "-dir=$OS_DATA "
 }
 
 os_healthy() {  # does the S3 API answer?

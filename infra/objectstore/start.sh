@@ -57,7 +57,7 @@ ensure_buckets() {  # retries until the deadline: the filer may still be startin
   local deadline=$1 b last
   for b in "${buckets[@]}"; do
     until last="$(create_bucket "$b")"; do
-      if ((SECONDS >= deadline)) || ! os_pid >/dev/null; then
+      if ((SECONDS >= deadline)) || ! pid_alive "$(<"$OS_PIDFILE")"; then
         echo "objectstore: could not create bucket $b: ${last//$'\n'/ }" >&2
         return 1
       fi
@@ -157,7 +157,9 @@ echo "objectstore: '$OS_NAME' starting (pid $pid, ports $OS_BASE_PORT-$((OS_BASE
 
 deadline=$((SECONDS + start_timeout))
 until os_healthy; do
-  if ! os_pid >/dev/null; then
+  # The pid this run just started: alive is enough (not os_pid's command-line check, which can run
+  # before the forked shell has exec'd weed).
+  if ! pid_alive "$pid"; then
     echo "objectstore: weed exited during start-up; last lines of $OS_LOG:" >&2
     tail -n 20 "$OS_LOG" >&2
     rm -f "$OS_PIDFILE"

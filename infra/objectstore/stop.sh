@@ -40,11 +40,11 @@ started=$EPOCHREALTIME
 echo "objectstore: stopping '$OS_NAME' (pid $pid)"
 kill -TERM "$pid" 2>/dev/null || true
 deadline=$((SECONDS + stop_timeout))
-while os_alive "$pid" && ((SECONDS < deadline)); do sleep 0.25; done
-if os_alive "$pid"; then
+while pid_alive "$pid" && ((SECONDS < deadline)); do sleep 0.25; done
+if pid_alive "$pid"; then
   echo "objectstore: still running after ${stop_timeout}s; killing pid $pid" >&2
   kill -KILL "$pid" 2>/dev/null || true
-  while os_alive "$pid"; do sleep 0.1; done
+  while pid_alive "$pid"; do sleep 0.1; done
 fi
 cleanup
 remove_grpc_sockets

@@ -118,7 +118,10 @@ done
 deadline=$((SECONDS + start_timeout))
 until (($(sc_alive_workers) == SC_WORKERS)); do
   for c in "${components[@]}"; do
-    if ! sc_pid "$c" >/dev/null; then
+    # Alive is enough here: every pid file names a process found running above or started just now,
+    # and sc_pid's command-line check can miss one that is still exec'ing (bash -> java); a start on
+    # a loaded CI machine once failed that way with an empty worker log.
+    if ! pid_alive "$(<"$SC_PID_DIR/$c.pid")"; then
       echo "spark-cluster: $c exited during start-up; last lines of $SC_LOG_DIR/$c.log:" >&2
       tail -n 20 "$SC_LOG_DIR/$c.log" >&2
       exec 9>&- # release the lock for stop.sh
