@@ -243,6 +243,11 @@ def write_entity_library(
     # Lineage columns (<attr>__source) are left out of the history: a newer record repeating the
     # same value must not create a version. The crosswalk keeps every record's entity key.
     golden = golden.select(library.entity_key, *library.golden_attributes)
+    if touched is not None:
+        # The few touched entities' golden rows, computed once: apply_scd2 reads its input several
+        # times (the comparison, two counts, the MERGE's source), and each read would join the
+        # records with the crosswalk again (measured at 300,000 persons, 35 touched: 13.1 s -> 6.8 s).
+        golden = golden.localCheckpoint(eager=True)
     spark, path = ctx.spark, ctx.path
     records_path = path(library.table_id(library.records_table))
     crosswalk_path = path(library.table_id("crosswalk"))

@@ -68,16 +68,14 @@ later batch against a full run over all records (this shared 2-core machine, sec
       900        20%          319 vs 435        203 of 424      6 vs 2    0.999 / 0.973 vs 1.0 / 0.973
      21k          5%        3,054 vs 13,168   1,145 of 9,183   10 vs 10   0.993 / 0.988 vs 0.993 / 0.988
 
-The saving is in pairs, training (~5 s) and golden records, not yet in wall time. The backend is
-handed only the records a pair to score can hold (:func:`_link_candidates`): at 300,000 persons
-(583,882 records) a 1% delivery linked 866 records and scored 770 pairs, against 14,912 pairs in
-the full run. Every join of the incremental path between a whole table and the delivery's few
-records or persons is a broadcast of the few (:func:`govlake.spark.broadcast_if_few`): touched
-persons, lineage and the crosswalk's changes (``crosswalk_changes``) come from one scan of the
-assembled rows, not from joins with the previous crosswalk. The incremental resolution took 30.5 s
-against 33.4 s for the full one (one run of ``bench.incremental_silver`` at e59f9ae, 2 cores; at
-264bf24, 33.6 s against 27.6 s): preparing every record and joining the previous crosswalk is
-still one whole-table pass (11.6 s), and each blocking rule scans every record once.
+An incremental run (:mod:`jobs.silver.population.resolve_increment`) works on the delivery's
+records, the persons they reopen and the records a pair to score can hold, found by scans of
+every record's blocking keys against the few records' keys (broadcast); it prepares in full,
+hashes and links only those. At 300,000 persons (583,882 records) a 1% delivery linked 872 records
+and scored 775 pairs, against 14,938 pairs in the full run, and the incremental resolution took
+20.7 s against 27.7 s when it prepared and settled every record (same lake and machine, warm JVM,
+one run each; the full resolution took 23.4 s). Its scans of every record (blocking keys, name
+frequencies, the previous crosswalk) are what remains: ~3 s each at that size.
 
 Model training is cheap and deterministic: u-probabilities by Splink's hash-based random sampling
 with a fixed seed; m-probabilities from the ID-bearing records themselves (records sharing an ID
@@ -122,7 +120,6 @@ import hashlib
 import hmac
 import logging
 import os
-import re
 import tempfile
 import time
 import uuid
@@ -303,7 +300,19 @@ def _prepare(records: DataFrame, key: str) -> DataFrame:
       with a valid ID (a spouse in a marriage registration: name and sex only) takes the address the
       partner's own records give most often (ties: the smaller), since spouses share a household.
     """
-    from pyspark.sql import Window
+    base = _link_columns(records, key)
+    if "partner_id_number" in records.columns:
+        base = _borrow_homes(base, _partner_homes(base))
+    return _finish(base)
+
+
+def _link_columns(records: DataFrame, key: str | None) -> DataFrame:
+    """Per record the columns linkage compares, before a partner's residence is borrowed.
+
+    ``key`` None keeps a valid ID as the upper-cased ID itself (in ``id_person_id`` and
+    ``partner_person_id``) instead of its keyed hash: a one-to-one stand-in, so an incremental run
+    can scan every record without hashing every ID (:func:`_hash_ids` hashes the few it keeps).
+    """
     from pyspark.sql import functions as F
 
     missing = [c for c in REQUIRED_COLUMNS if c not in records.columns]
@@ -316,6 +325,9 @@ def _prepare(records: DataFrame, key: str) -> DataFrame:
 
     def optional(name: str) -> Any:
         return text(name) if name in records.columns else F.lit(None).cast("string")
+
+    def person(idn: Column) -> Column:
+        return idn if key is None else _hmac_person_id("id", idn, key)
 
     idn = F.upper(text("id_number"))
     valid = idn.rlike(r"^\d{17}[\dX]$")
@@ -333,11 +345,11 @@ def _prepare(records: DataFrame, key: str) -> DataFrame:
     phone = F.regexp_replace(text("phone"), r"\D", "")
     sex = text("sex")
     identity = F.col("record_identity") if "record_identity" in records.columns else F.col("record_key")
-    base = records.select(
+    return records.select(
         F.col("record_key").cast("string").alias("unique_id"),
         F.col("source_id").cast("string").alias("source_id"),
         F.coalesce(identity.cast("string"), F.col("record_key").cast("string")).alias("record_identity"),
-        F.when(valid, _hmac_person_id("id", idn, key)).alias("id_person_id"),
+        F.when(valid, person(idn)).alias("id_person_id"),
         body.alias("id_body"),
         name.alias("name"),
         F.substring(name, 1, 1).alias("surname"),
@@ -348,43 +360,63 @@ def _prepare(records: DataFrame, key: str) -> DataFrame:
         text("admin_code").alias("admin_code"),
         text("address").alias("address"),
         F.when(phone != "", phone).alias("phone"),
-        F.when(partner.rlike(r"^\d{17}[\dX]$"), _hmac_person_id("id", partner, key)).alias(
-            "partner_person_id"
-        ),
+        F.when(partner.rlike(r"^\d{17}[\dX]$"), person(partner)).alias("partner_person_id"),
     )
-    if "partner_id_number" in records.columns:
-        lives = (
-            base.where(F.col("id_person_id").isNotNull() & F.col("address").isNotNull())
-            .groupBy(F.col("id_person_id").alias("partner_person_id"), "address", "admin_code")
-            .count()
+
+
+def _borrows() -> Column:
+    """A mention that may take its partner's residence: no ID, no residence, a valid partner ID."""
+    from pyspark.sql import functions as F
+
+    return (
+        F.col("id_person_id").isNull()
+        & F.col("address").isNull()
+        & F.col("admin_code").isNull()
+        & F.col("partner_person_id").isNotNull()
+    )
+
+
+def _partner_homes(base: DataFrame) -> DataFrame:
+    """(partner_person_id, _p_address, _p_admin): the residence each ID's own records in ``base``
+    give most often (ties: the smaller address, then admin code)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    lives = (
+        base.where(F.col("id_person_id").isNotNull() & F.col("address").isNotNull())
+        .groupBy(F.col("id_person_id").alias("partner_person_id"), "address", "admin_code")
+        .count()
+    )
+    w = Window.partitionBy("partner_person_id").orderBy(F.col("count").desc(), "address", "admin_code")
+    return (
+        lives.withColumn("_n", F.row_number().over(w))
+        .where("_n = 1")
+        .select(
+            "partner_person_id", F.col("address").alias("_p_address"), F.col("admin_code").alias("_p_admin")
         )
-        w = Window.partitionBy("partner_person_id").orderBy(F.col("count").desc(), "address", "admin_code")
-        partner_home = (
-            lives.withColumn("_n", F.row_number().over(w))
-            .where("_n = 1")
-            .select(
-                "partner_person_id",
-                F.col("address").alias("_p_address"),
-                F.col("admin_code").alias("_p_admin"),
-            )
-        )
-        borrow = (
-            F.col("id_person_id").isNull()
-            & F.col("address").isNull()
-            & F.col("admin_code").isNull()
-            & F.col("_p_address").isNotNull()
-        )
-        # Decided once, before either column is replaced (deciding again after the address is
-        # borrowed would keep the mention's missing admin code).
-        base = (
-            base.join(partner_home, "partner_person_id", "left")
-            .withColumn("_borrow", borrow)
-            .withColumn("address", F.when(F.col("_borrow"), F.col("_p_address")).otherwise(F.col("address")))
-            .withColumn(
-                "admin_code", F.when(F.col("_borrow"), F.col("_p_admin")).otherwise(F.col("admin_code"))
-            )
-            .drop("_p_address", "_p_admin", "_borrow")
-        )
+    )
+
+
+def _borrow_homes(base: DataFrame, homes: DataFrame) -> DataFrame:
+    """``base`` with each borrowing mention's residence taken from its partner's home in ``homes``."""
+    from pyspark.sql import functions as F
+
+    borrow = _borrows() & F.col("_p_address").isNotNull()
+    # Decided once, before either column is replaced (deciding again after the address is
+    # borrowed would keep the mention's missing admin code).
+    return (
+        base.join(homes, "partner_person_id", "left")
+        .withColumn("_borrow", borrow)
+        .withColumn("address", F.when(F.col("_borrow"), F.col("_p_address")).otherwise(F.col("address")))
+        .withColumn("admin_code", F.when(F.col("_borrow"), F.col("_p_admin")).otherwise(F.col("admin_code")))
+        .drop("_p_address", "_p_admin", "_borrow")
+    )
+
+
+def _finish(base: DataFrame) -> DataFrame:
+    """The prepared columns, in order, with those derived from the residence."""
+    from pyspark.sql import functions as F
+
     house = F.regexp_extract(F.col("address"), r"^(.*?号)", 1)
     return base.drop("partner_person_id").select(
         "unique_id",
@@ -403,6 +435,14 @@ def _prepare(records: DataFrame, key: str) -> DataFrame:
         F.when(house != "", house).alias("address_house"),
         "phone",
     )
+
+
+def _hash_ids(prepared: DataFrame, key: str) -> DataFrame:
+    """Prepared records of :func:`_link_columns` without a key, with their IDs hashed as with one."""
+    from pyspark.sql import functions as F
+
+    person = F.col("id_person_id")
+    return prepared.withColumn("id_person_id", F.when(person.isNotNull(), _hmac_person_id("id", person, key)))
 
 
 # --- the Splink model ---------------------------------------------------------------------------
@@ -987,117 +1027,6 @@ def _drop_spark_tables(
 # --- entry points ---------------------------------------------------------------------------------
 
 
-#: The columns the blocking rules compare (each rule is a conjunction of ``l.<c> = r.<c>``).
-_BLOCKING_COLUMNS = tuple(sorted({c for rule in BLOCKING_RULES for c in re.findall(r"\b[lr]\.(\w+)", rule)}))
-
-
-def _blocking_keys(records: DataFrame) -> DataFrame:
-    """The few records of an incremental run that others are looked up against (a delivery's), as
-    the ``l`` side of a blocking rule: only the compared columns, broadcast. Every rule is then one
-    scan of the other side and no shuffle (measured at 300,000 persons: the link candidates took
-    13.3 s as shuffled joins of whole rows, 3.7 s so)."""
-    from pyspark.sql import functions as F
-
-    return F.broadcast(records.select(*_BLOCKING_COLUMNS)).alias("l")
-
-
-def _settle(prepared: DataFrame) -> DataFrame:
-    """Incremental runs: which already-resolved records stay as they are (``settled_person_id``).
-
-    A new record (no ``known_person_id``) is unsettled. So is every ID-less record of an existing
-    person that a new record meets in some blocking rule (``reopened``): the new record may be the
-    evidence that joins that person to another, as a full run would. Everything else keeps its
-    person_id and is only a target new records can join.
-    """
-    from functools import reduce
-
-    from pyspark.sql import functions as F
-
-    new = _blocking_keys(prepared.where(F.col("known_person_id").isNull()))
-    open_to_change = prepared.where(F.col("known_person_id").isNotNull() & F.col("id_person_id").isNull())
-    reached = [
-        open_to_change.alias("r").join(new, F.expr(rule), "left_semi").select("known_person_id")
-        for rule in BLOCKING_RULES
-    ]
-    reopened = reduce(lambda a, b: a.union(b), reached).distinct().withColumn("reopened", F.lit(True))
-    # Materialized: every later read of the settled records joins it again.
-    settled = prepared.join(broadcast_if_few(reopened), "known_person_id", "left").withColumn(
-        "reopened", F.coalesce("reopened", F.lit(False))
-    )
-    return settled.withColumn(
-        "settled_person_id",
-        F.when(
-            F.col("known_person_id").isNotNull() & ~F.col("reopened"),
-            F.coalesce("id_person_id", "known_person_id"),
-        ).otherwise(F.col("id_person_id")),
-    )
-
-
-def _link_candidates(prepared: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """Incremental runs: the records the backend needs to score every pair a full table would give.
-
-    Splink scores only the pairs a blocking rule generates with one side without an ID
-    (``_ONE_SIDE_WITHOUT_ID``), and every settled record has one (its person's,
-    ``settled_person_id``). So every pair scored holds an unsettled record and a record it meets in
-    some rule: those two kinds of record are all the backend needs, instead of every record.
-    What they lose is the names' term frequencies over all records, which Splink would compute from
-    its input table. They are computed here over every record as Splink does (rows per name / rows
-    with a name) for the candidates' names, and returned beside them (``name``, ``tf_name``) for
-    :func:`_link` to register as Splink's lookup. ``tests/silver/population/test_incremental.py``
-    checks that the crosswalk and its probabilities equal those of linking the whole table.
-    """
-    from functools import reduce
-
-    from pyspark.sql import functions as F
-
-    unsettled = prepared.where(F.col("settled_person_id").isNull())
-    keys = _blocking_keys(unsettled)
-    met = [prepared.alias("r").join(keys, F.expr(r), "left_semi").select("unique_id") for r in BLOCKING_RULES]
-    ids = reduce(lambda a, b: a.union(b), met, unsettled.select("unique_id")).distinct()
-    candidates = prepared.join(F.broadcast(ids), "unique_id", "left_semi").localCheckpoint(eager=True)
-    named = prepared.where(F.col("name").isNotNull())
-    total = named.count()
-    # Only the candidates' names are counted: a broadcast filter, then a small aggregation.
-    wanted = named.join(broadcast_if_few(candidates.select("name").distinct()), "name", "left_semi")
-    frequencies = wanted.groupBy("name").agg((F.count("*").cast("double") / F.lit(total)).alias("tf_name"))
-    return candidates, frequencies.localCheckpoint(eager=True)
-
-
-def _differs() -> Column:
-    """True for a row of the assembled crosswalk whose person is not its previous one (new records too)."""
-    from pyspark.sql import functions as F
-
-    return ~F.col("person_id").eqNullSafe(F.col("known_person_id"))
-
-
-def _changes_since(rows: DataFrame, existing: DataFrame, n_known: int) -> tuple[DataFrame, KeyedChanges]:
-    """Incremental runs: (touched person_ids, the crosswalk's changes) from the assembled rows.
-
-    ``rows``: the crosswalk with ``kept`` and ``known_person_id`` (the previous row's person, null
-    for a new record). Only rows not kept can differ from the previous crosswalk, and a record of
-    the previous crosswalk is gone only if fewer than all its rows were known (``n_known``), so
-    one scan of ``rows`` replaces a full outer join with the previous crosswalk. Touched are the
-    person_ids on either side of a row that is new, gone, or moved to another person.
-    """
-    from pyspark.sql import functions as F
-
-    vanished = None
-    if n_known != existing.count():
-        previous = existing.select("record_key", "person_id")
-        vanished = previous.join(rows.select("record_key"), "record_key", "left_anti").localCheckpoint(
-            eager=True
-        )
-    moved = rows.where(_differs()).select(
-        F.explode(F.array("person_id", "known_person_id")).alias("person_id")
-    )
-    if vanished is not None:
-        moved = moved.unionByName(vanished.select("person_id"))
-    touched = moved.where(F.col("person_id").isNotNull()).distinct()
-    changed = rows.where(~F.col("kept") | _differs()).select(*CROSSWALK_COLUMNS)
-    removed = vanished.select("record_key") if vanished is not None else None
-    return touched, KeyedChanges(upserted=changed.localCheckpoint(eager=True), removed=removed)
-
-
 def _lineage(moves: DataFrame, crosswalk: DataFrame, existing: DataFrame) -> tuple[DataFrame, DataFrame]:
     """(merges, splits) between the previous crosswalk and this one.
 
@@ -1200,51 +1129,50 @@ def resolve_persons(
 
     ``existing`` (the previous crosswalk) keeps person_ids: an ID-less cluster keeps the id its
     records had, and the result's ``merges`` / ``splits`` say which previous persons were merged
-    or split. With ``model`` as well (a previous result's), the run is **incremental**: a record
-    already in the crosswalk keeps its row unless a new record reopens its person
-    (:func:`_settle`), only pairs with an unsettled record are scored, the model is not retrained,
-    and ``touched_person_ids`` says whose records changed. ``existing`` alone: every record is
-    resolved afresh, the model retrained, and the previous ids still kept.
+    or split. With ``model`` as well (a previous result's), the run is **incremental**
+    (:mod:`jobs.silver.population.resolve_increment`): a record already in the crosswalk keeps its
+    row unless a new record reopens its person, only pairs with an unsettled record are scored,
+    the model is not retrained, and ``touched_person_ids`` says whose records changed. ``existing``
+    alone: every record is resolved afresh, the model retrained, and the previous ids still kept.
     """
     from pyspark.sql import functions as F
 
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
     key = _check_key(key)
+    if existing is not None and model is not None:
+        from jobs.silver.population.resolve_increment import resolve_increment
+
+        return resolve_increment(
+            spark,
+            records,
+            key=key,
+            backend=backend,
+            threshold=threshold,
+            existing=existing,
+            model=model,
+            seed=seed,
+        )
     started = time.perf_counter()
     clock = _Stopwatch()
-    incremental = existing is not None and model is not None
     prepared = _prepare(records, key)
     if existing is not None:
         previous = existing.select(
-            F.col("record_key").alias("unique_id"),
-            F.col("person_id").alias("known_person_id"),
-            F.col("match_method").alias("known_method"),
-            F.col("match_probability").alias("known_probability"),
+            F.col("record_key").alias("unique_id"), F.col("person_id").alias("known_person_id")
         )
         prepared = prepared.join(previous, "unique_id", "left")
     else:
         prepared = prepared.withColumn("known_person_id", F.lit(None).cast("string"))
-    # Materialized once, as rows: settling reads it once per blocking rule, linking as often
-    # again. What follows adds columns by broadcast joins of a few keys, not materialized again
-    # (measured at 300,000 persons: caching the settled records took 7.6 s, settling 0.3 s).
+    # Materialized once, as rows: linking and assembling read it again.
     prepared = prepared.localCheckpoint(eager=True)
-    if incremental:
-        prepared = _settle(prepared)
-    else:  # every record is open to change; only an ID settles one
-        prepared = prepared.withColumn("reopened", F.lit(True))
-        prepared = prepared.withColumn("settled_person_id", F.col("id_person_id"))
     counts = prepared.agg(
         F.count("*").alias("n"),
         F.countDistinct("unique_id").alias("keys"),
-        F.count("known_person_id").alias("known"),
-        F.count("settled_person_id").alias("settled"),
+        F.count("id_person_id").alias("ids"),
     ).first()
     n_records = int(counts["n"])
     if int(counts["keys"]) != n_records:
         raise ValueError(f"record_key is not unique: {n_records} records, {counts['keys']} distinct keys")
-    n_new = n_records - int(counts["known"])
-    n_unsettled = n_records - int(counts["settled"])
     clock.lap("prepare")
     if n_records == 0:
         empty = spark.createDataFrame([], CROSSWALK_DDL)
@@ -1263,26 +1191,16 @@ def resolve_persons(
             merges=spark.createDataFrame([], "person_id string, merged_into string"),
             splits=spark.createDataFrame([], "person_id string, split_from string"),
         )
-    records_linked = 0
-    if n_unsettled == 0:  # every record is settled by its ID or its previous row: no pair to score
+    if int(counts["ids"]) == n_records:  # every record is its ID's: no pair to score
         link = _LinkOutput(
             spark.createDataFrame([], _ASSIGNED_DDL), 0, 0, model or {}, "none", {}, "no pair to score"
         )
     else:
-        # Incremental: the backend sees settled records as their person (see _link), and only
-        # the records a pair to score can hold (_link_candidates).
-        link_input, frequencies = (
-            _link_candidates(prepared) if incremental else (prepared.drop("settled_person_id"), None)
-        )
-        records_linked = link_input.count() if incremental else n_records
-        link = (_link_duckdb if backend == "duckdb" else _link_spark)(
-            spark, link_input, threshold, seed, model, frequencies
-        )
+        link = (_link_duckdb if backend == "duckdb" else _link_spark)(spark, prepared, threshold, seed, model)
     clock._last = time.perf_counter()
 
     a = broadcast_if_few(link.assigned).alias("a")
     p = prepared.alias("p")
-    kept = F.col("p.known_person_id").isNotNull() & ~F.col("p.reopened")
     joined = (
         p.join(a, F.col("p.unique_id") == F.col("a.unique_id"), "left")
         .select(
@@ -1291,30 +1209,16 @@ def resolve_persons(
             F.col("p.record_identity").alias("record_identity"),
             F.col("p.id_person_id").alias("id_person_id"),
             F.col("p.known_person_id").alias("known_person_id"),
-            *[
-                F.col(f"p.{c}").alias(c)
-                for c in ("known_method", "known_probability")
-                if c in prepared.columns
-            ],
-            kept.alias("kept"),
             F.col("a.linked_person_id").alias("linked_person_id"),
             F.coalesce(F.col("a.anchor_key"), F.col("p.unique_id")).alias("group"),
             F.col("a.match_probability").alias("link_probability"),
         )
         .localCheckpoint(eager=True)
     )
-    free = joined.where(~F.col("kept") & F.col("id_person_id").isNull() & F.col("linked_person_id").isNull())
+    free = joined.where(F.col("id_person_id").isNull() & F.col("linked_person_id").isNull())
     # Previous ids that records outside the free clusters hold now: not theirs to take.
-    holders = joined.where(
-        F.col("kept") | F.col("id_person_id").isNotNull() | F.col("linked_person_id").isNotNull()
-    ).select(
-        F.explode(
-            F.array(
-                F.when(F.col("kept"), F.col("known_person_id")),
-                F.col("id_person_id"),
-                F.col("linked_person_id"),
-            )
-        ).alias("pid")
+    holders = joined.where(F.col("id_person_id").isNotNull() | F.col("linked_person_id").isNotNull()).select(
+        F.explode(F.array(F.col("id_person_id"), F.col("linked_person_id"))).alias("pid")
     )
     wanted = free.where(F.col("known_person_id").isNotNull()).select(F.col("known_person_id").alias("pid"))
     taken = {r["pid"] for r in wanted.distinct().join(holders.distinct(), "pid", "left_semi").collect()}
@@ -1332,41 +1236,32 @@ def resolve_persons(
         named = _remint(named, minted, in_use, key)
     names = spark.createDataFrame(sorted(named.items()), "unique_id string, named_person_id string")
 
-    j = joined.join(names, "unique_id", "left")
-    resolved = {
-        "person_id": F.coalesce(F.col("id_person_id"), F.col("linked_person_id"), F.col("named_person_id")),
-        "match_method": F.when(F.col("id_person_id").isNotNull(), F.lit(METHOD_ID))
-        .when(F.col("link_probability").isNotNull(), F.lit(METHOD_PROBABILISTIC))
-        .otherwise(F.lit(METHOD_SINGLETON)),
-        "match_probability": F.when(F.col("id_person_id").isNotNull(), F.lit(1.0))
-        .otherwise(F.col("link_probability"))
-        .cast("double"),
-    }
-    if incremental:  # settled records keep the previous crosswalk's row
-        resolved = {
-            name: F.when(F.col("kept"), F.col(f"known_{name.removeprefix('match_')}")).otherwise(value)
-            for name, value in resolved.items()
-        }
-    rows = j.select(
-        F.col("unique_id").alias("record_key"),
-        F.col("source_id"),
-        *[value.alias(name) for name, value in resolved.items()],
-        "kept",
-        "known_person_id",
-    ).localCheckpoint(eager=True)
+    rows = (
+        joined.join(names, "unique_id", "left")
+        .select(
+            F.col("unique_id").alias("record_key"),
+            F.col("source_id"),
+            F.coalesce("id_person_id", "linked_person_id", "named_person_id").alias("person_id"),
+            F.when(F.col("id_person_id").isNotNull(), F.lit(METHOD_ID))
+            .when(F.col("link_probability").isNotNull(), F.lit(METHOD_PROBABILISTIC))
+            .otherwise(F.lit(METHOD_SINGLETON))
+            .alias("match_method"),
+            F.when(F.col("id_person_id").isNotNull(), F.lit(1.0))
+            .otherwise(F.col("link_probability"))
+            .cast("double")
+            .alias("match_probability"),
+            "known_person_id",
+        )
+        .localCheckpoint(eager=True)
+    )
     crosswalk = rows.select(*CROSSWALK_COLUMNS)
     by_method = {m: 0 for m in MATCH_METHODS}
     for row in crosswalk.groupBy("match_method").count().collect():
         by_method[row["match_method"]] = int(row["count"])
-    touched, changes = None, None
-    if incremental:
-        assert existing is not None
-        touched, changes = _changes_since(rows, existing, n_records - n_new)
-        touched = touched.localCheckpoint(eager=True)
     if existing is not None:
-        moves = rows.where(F.col("known_person_id").isNotNull() & _differs()).select(
-            F.col("known_person_id").alias("old"), F.col("person_id").alias("new")
-        )
+        moves = rows.where(
+            F.col("known_person_id").isNotNull() & ~F.col("person_id").eqNullSafe(F.col("known_person_id"))
+        ).select(F.col("known_person_id").alias("old"), F.col("person_id").alias("new"))
         merges, splits = _lineage(moves, crosswalk, existing)
     else:
         merges = spark.createDataFrame([], "person_id string, merged_into string")
@@ -1374,10 +1269,8 @@ def resolve_persons(
     clock.lap("assemble")
     seconds = time.perf_counter() - started
     log.info(
-        "resolved %d records (%d new; %d linked) with %s in %.1fs: %s, %d pairs compared, %d conflicts split",
+        "resolved %d records with %s in %.1fs: %s, %d pairs compared, %d conflicts split",
         n_records,
-        n_new,
-        records_linked,
         backend,
         seconds,
         by_method,
@@ -1395,12 +1288,10 @@ def resolve_persons(
         timings={**clock.timings, **link.timings},
         m_training=link.m_training,
         model=link.model,
-        touched_person_ids=touched,
         training_note=link.training_note,
-        records_linked=records_linked,
+        records_linked=n_records,
         merges=merges,
         splits=splits,
-        crosswalk_changes=changes,
     )
 
 

@@ -105,11 +105,15 @@ def test_the_backend_links_only_the_records_a_pair_can_hold_with_the_whole_table
 ):
     """The candidates (unsettled records and those they meet in a blocking rule, with the name
     frequencies of all records) give the crosswalk, probabilities and pairs of linking every record."""
-    from jobs.silver.population import resolve
+    from jobs.silver.population import resolve_increment
 
     everything, _ = batches
     initial, _, later = runs
-    monkeypatch.setattr(resolve, "_link_candidates", lambda prepared: (prepared, None))
+    # Every record a candidate, and the name frequencies Splink computes from the whole table.
+    monkeypatch.setattr(
+        resolve_increment, "_candidate_ids", lambda linkable, unsettled: linkable.every.select("unique_id")
+    )
+    monkeypatch.setattr(resolve_increment, "_name_frequencies", lambda linkable, candidates: None)
     whole = resolve_persons(
         spark, everything, backend="duckdb", key=KEY, existing=initial.crosswalk, model=initial.model
     )
