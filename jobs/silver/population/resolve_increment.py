@@ -92,32 +92,28 @@ def _only(frame: DataFrame, ids: DataFrame, column: str = "unique_id") -> DataFr
 
 
 class _Linkable:
-    """Records' prepared columns, IDs unhashed, partners' homes borrowed: of every record
-    (:attr:`every`, lazy: each use is one scan) or of a few (:meth:`of`, prepared after they are
-    picked out, so the regular expressions run on those only). The homes are computed once, for
-    the partners that borrowing mentions name."""
+    """Every record's prepared columns, IDs unhashed, partners' homes borrowed (:attr:`every`), or
+    a few records' (:meth:`of`).
+
+    The columns are computed from the records once and held (a narrow copy of the records table:
+    every lookup of an incremental run scans it, and computing them costs ~2 s a scan at 583,882
+    records on 2 cores, most of it regular expressions). The homes are computed for the partners
+    that borrowing mentions name only.
+    """
 
     def __init__(self, records: DataFrame) -> None:
         from pyspark.sql import functions as F
 
-        self.records = records.withColumn("record_key", F.col("record_key").cast("string"))
-        self.homes: DataFrame | None = None
+        base = r._link_columns(records, None).localCheckpoint(eager=True)
         if "partner_id_number" in records.columns:
-            base = r._link_columns(self.records, None)
             partners = base.where(r._borrows()).select(F.col("partner_person_id").alias("id_person_id"))
             homes = r._partner_homes(_only(base, partners, "id_person_id"))
-            self.homes = F.broadcast(homes.localCheckpoint(eager=True))
-        self.every = self._prepared(self.records)
-
-    def _prepared(self, records: DataFrame) -> DataFrame:
-        base = r._link_columns(records, None)
-        return r._finish(base if self.homes is None else r._borrow_homes(base, self.homes))
+            base = r._borrow_homes(base, F.broadcast(homes.localCheckpoint(eager=True)))
+        self.every = r._finish(base)
 
     def of(self, ids: DataFrame) -> DataFrame:
-        """The records whose ``unique_id`` is among ``ids`` (few), prepared."""
-        return self._prepared(
-            _only(self.records, ids.withColumnRenamed("unique_id", "record_key"), "record_key")
-        )
+        """The records whose ``unique_id`` is among ``ids`` (few)."""
+        return _only(self.every, ids)
 
 
 def resolve_increment(

@@ -120,3 +120,33 @@ def test_the_backend_links_only_the_records_a_pair_can_hold_with_the_whole_table
     assert 0 < later.records_linked < whole.records_linked == everything.count()
     assert later.pairs_compared == whole.pairs_compared
     assert sorted(map(tuple, later.crosswalk.collect())) == sorted(map(tuple, whole.crosswalk.collect()))
+
+
+def test_an_increment_prepares_every_record_as_a_full_run_does(spark):
+    """The incremental scans compare IDs as written and borrow only the homes borrowers name; once
+    hashed, every record's prepared columns are those of a full run (partners' homes included)."""
+    import datetime as dt
+
+    from jobs.silver.population.resolve import _hash_ids, _prepare
+    from jobs.silver.population.resolve_increment import _Linkable
+
+    partner = syn.citizen_id("320102", dt.date(1980, 1, 2), 11)
+    other_partner = syn.citizen_id("320105", dt.date(1981, 3, 4), 12)
+    home, elsewhere = "南京市玄武区中山路12号", "南京市鼓楼区北京西路3号"
+    rows = [
+        ("p1", "s", partner, "王强", None, "1", "320102", home, None, None),
+        ("p2", "s", partner.lower(), "王强", None, "1", "320102", home, "13912345678", None),
+        ("p3", "s", partner, "王强", None, "1", "320106", elsewhere, None, None),
+        ("t1", "s", other_partner, "赵六", None, "1", "320106", elsewhere, None, None),
+        ("t2", "s", other_partner, "赵六", None, "1", "320102", home, None, None),
+        ("b1", "s", None, "李娜", None, "2", None, None, None, partner),
+        ("b2", "s", None, "孙丽", None, "2", None, None, None, other_partner),
+        ("b3", "s", "32010219800102001", "钱芳", None, "2", None, None, None, partner),  # an invalid ID
+        ("c1", "s", None, "周敏", None, "2", "320111", "南京市浦口区江浦街道1号", None, partner),
+        ("e1", "s", None, "郑洁", None, "2", None, None, None, "not an id"),
+    ]
+    frame = spark.createDataFrame(rows, syn.RECORD_DDL + ", partner_id_number string")
+    incremental = _hash_ids(_Linkable(frame).every, KEY)
+    assert sorted(map(tuple, incremental.collect())) == sorted(map(tuple, _prepare(frame, KEY).collect()))
+    borrowed = {r["unique_id"]: r["address"] for r in incremental.collect()}
+    assert borrowed["b1"] == borrowed["b3"] == home and borrowed["e1"] is None
