@@ -9,10 +9,10 @@ validate   the accounting check: the records a separate count of the raw bytes f
            (:mod:`jobs.bronze.counting`, not the reader) must equal the records staged, by the
            Parquet footers; then Spark's accepted + flagged per file (one counting job) must equal
            the sound records staged. Both before anything is written;
-load       quarantine, bronze, then the ingest log, each an idempotent Delta append (``txnAppId`` =
-           the batch, ``txnVersion`` = 1), so a retried or killed load never duplicates rows and a
-           re-run completes whatever the previous attempt did not. The log entries, written last,
-           are what marks the files as loaded.
+load       quarantine and bronze side by side, then the ingest log, each an idempotent Delta
+           append (``txnAppId`` = the batch, ``txnVersion`` = 1), so a retried or killed load never
+           duplicates rows and a re-run completes whatever the previous attempt did not. The log
+           entries, written last, are what marks the files as loaded.
 
 Files load in batches (:class:`Batch`): every file of a batch is staged and checked, then each
 table takes one commit for the whole batch. A Delta commit costs seconds whatever its size, and
@@ -657,6 +657,7 @@ def _load_batch(batch: Batch, settings: Settings, registry: Registry) -> list[di
     files = [f for f in files if f not in wrong]
     lap("check")
 
+    appends: list[tuple[DataFrame, str, int]] = []  # (rows, table path, rows staged: the order)
     quarantined = [f for f in staged if f.quarantined]
     if quarantined:
         from pyspark.sql import functions as F
@@ -680,17 +681,15 @@ def _load_batch(batch: Batch, settings: Settings, registry: Registry) -> list[di
                     )
         flagged = {f.dataset.name for f in quarantined if f.flagged and not f.held_back}
         parts += [frame.where(F.col("_reason").isNotNull()) for d, frame in sound if d.name in flagged]
-        _append_once(
-            _union([_as_quarantine(p) for p in parts]).select(*QUARANTINE_COLUMNS),
-            lake.path(QUARANTINE),
-            batch.app_id,
-        )
-        lap("quarantine")
+        rows = _union([_as_quarantine(p) for p in parts]).select(*QUARANTINE_COLUMNS)
+        appends.append((rows, lake.path(QUARANTINE), sum(f.quarantined for f in quarantined)))
     for dataset in {f.dataset.name: f.dataset for f in staged if f.accepted}.values():
         accepted = _union([frame for d, frame in sound if d.name == dataset.name]).where("_reason IS NULL")
         columns = (*dataset.column_names, "_extra", *LINEAGE_COLUMNS)
-        _append_once(accepted.select(*columns), lake.path(bronze_id(dataset.name)), batch.app_id)
-    lap("bronze")
+        size = sum(f.accepted for f in staged if f.dataset.name == dataset.name)
+        appends.append((accepted.select(*columns), lake.path(bronze_id(dataset.name)), size))
+    _append_concurrently(appends, batch.app_id)
+    lap("append")
 
     entries = [_log_entry(f, ingested_at) for f in files]
     if entries:
@@ -713,6 +712,24 @@ def _load_batch(batch: Batch, settings: Settings, registry: Registry) -> list[di
             + (f" (the batch's {len(files)} other file(s) were loaded)" if files else "")
         )
     return summaries
+
+
+#: Appends of one batch that Spark runs at once. A table's append is one Spark job whose tasks are
+#: its staged files (one per landed file), so a dataset sent as one large file keeps one core busy
+#: while the others wait; jobs side by side fill them, and overlap each commit's fixed cost.
+CONCURRENT_APPENDS = 3
+
+
+def _append_concurrently(appends: list[tuple[DataFrame, str, int]], app_id: str) -> None:
+    """Each (rows, path) appended once (:func:`_append_once`), as concurrent Spark jobs, the
+    largest first (Spark schedules the tasks of jobs submitted earlier first). Every append is
+    waited for; the first failure is raised then (each append is idempotent: a re-run of the
+    batch completes the others)."""
+    ordered = sorted(appends, key=lambda a: -a[2])
+    with ThreadPoolExecutor(CONCURRENT_APPENDS, thread_name_prefix="append") as pool:
+        futures = [pool.submit(_append_once, rows, path, app_id) for rows, path, _ in ordered]
+    for future in futures:
+        future.result()
 
 
 def _miscount(file: _File) -> str:

@@ -11,7 +11,7 @@ from govlake.lake import Lake
 
 # Runs in a child process: loads one file, but the bronze append writes its Parquet files into the
 # table folder and then the process is SIGKILLed before Delta can commit: the state a power cut
-# or an OOM-kill mid-write leaves behind. The quarantine append before it has committed.
+# or an OOM-kill mid-write leaves behind. The quarantine append beside it may have committed.
 CHILD = textwrap.dedent(
     """
     import os, signal, sys
@@ -65,7 +65,7 @@ def test_killed_load_then_rerun_gives_exact_rows(spark, bronze_settings, test_re
     result = load_file("test_household_gbk", file_hash, settings)
     assert (result["rows_in"], result["rows_accepted"], result["rows_quarantined"]) == (51, 50, 1)
     assert spark.read.format("delta").load(bronze_path).where(f"_file_hash = '{file_hash}'").count() == 50
-    # The quarantine append had committed before the kill: the re-run did not write it twice.
+    # Whether or not the quarantine append had committed before the kill, it holds the row once.
     quarantine = spark.read.format("delta").load(lake.path("quarantine.bronze_rows"))
     assert quarantine.where(f"_file_hash = '{file_hash}'").count() == 1
     history = spark.sql(f"DESCRIBE HISTORY delta.`{bronze_path}`").collect()
