@@ -249,3 +249,49 @@ def test_a_new_batch_versions_only_the_persons_it_changes(spark, lake):
     rerun = run_build(lake, "silver.population")
     assert rerun["persons"] == {"new": 0, "changed": 0, "closed": 0}
     assert [spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for p in paths] == commits
+
+
+def test_a_build_stopped_before_its_golden_records_leaves_them_to_the_next(spark, lake, monkeypatch):
+    """Killed after the crosswalk was written and before the golden records: the next build finds
+    the crosswalk already changed, yet writes the moved resident's new version."""
+    from govlake import storage
+    from jobs.silver import tables
+    from jobs.silver.population.build import GOLDEN_PENDING, MODEL
+    from jobs.silver.population.resolve import resolve_persons
+    from synthetic import resolution as syn
+
+    first = [
+        _resident(1, "张伟", "南京市玄武区中山路1号", "20200101"),
+        _resident(2, "王芳", "南京市玄武区中山路2号", "20200101"),
+    ]
+    _bronze(spark, lake, "household_registration", first, "ps_3201_household")
+    run_build(lake, "silver.population")
+    model = resolve_persons(
+        spark,
+        syn.records_frame(spark, syn.generate(300, seed=3).records),
+        key=lake.settings.require_person_id_key(),
+    ).model
+    storage.write_bytes(lake.settings, lake.location(MODEL), json.dumps(model).encode("utf-8"))
+
+    moved = [_resident(1, "张伟", "南京市秦淮区夫子庙9号", "20240301")]
+    _bronze(spark, lake, "household_registration", moved, "ps_3201_household", file_hash="e" * 64)
+
+    def power_cut(*args, **kwargs):
+        raise OSError("power cut before the golden records")
+
+    monkeypatch.setattr(tables, "apply_scd2", power_cut)
+    with pytest.raises(OSError, match="power cut"):
+        run_build(lake, "silver.population")
+    monkeypatch.undo()
+    assert lake.read_latest("silver.population.crosswalk").count() == 3  # the crosswalk was written
+    assert storage.exists(lake.settings, lake.location(GOLDEN_PENDING))
+
+    again = run_build(lake, "silver.population")
+    assert again["crosswalk"] == {"inserted": 0, "updated": 0, "deleted": 0}
+    assert again["persons"] == {"new": 0, "changed": 1, "closed": 0}
+    current = {
+        r["name"]: r["address"]
+        for r in lake.read_latest("silver.population.persons").where("is_current").collect()
+    }
+    assert current == {"张伟": "南京市秦淮区夫子庙9号", "王芳": "南京市玄武区中山路2号"}
+    assert not storage.exists(lake.settings, lake.location(GOLDEN_PENDING))

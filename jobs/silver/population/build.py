@@ -60,6 +60,7 @@ POPULATION = EntityLibrary(
 RECORDS = POPULATION.table_id("person_records")
 CROSSWALK = POPULATION.table_id("crosswalk")
 MODEL = "population.resolution_model"
+GOLDEN_PENDING = "population.golden_pending"
 KEY_FINGERPRINT = "population.key_fingerprint"
 STANDARDIZATION = "population.standardization"
 
@@ -149,6 +150,34 @@ def _load_model(ctx: StepContext) -> dict[str, Any] | None:
     return json.loads(storage.read_bytes(ctx.settings, path)) if storage.exists(ctx.settings, path) else None
 
 
+def _golden_to_write(ctx: StepContext, touched: DataFrame | None) -> DataFrame | None:
+    """The persons whose golden records this build writes: ``touched``, and those a build that
+    stopped before it finished was writing (kept at ``population.golden_pending``; None: all).
+
+    An incremental build recomputes the golden records of the persons its crosswalk changes only,
+    and it writes the crosswalk before them: a build stopped between the two would leave those
+    golden records stale, and the next build, finding the crosswalk already changed, would not
+    see them as touched. So their ids are kept before the first table is written and dropped
+    after the last (:func:`_golden_written`).
+    """
+    path = ctx.location(GOLDEN_PENDING)
+    pending = (
+        json.loads(storage.read_bytes(ctx.settings, path)) if storage.exists(ctx.settings, path) else None
+    )
+    if touched is None:
+        return None
+    ids = {r["person_id"] for r in touched.collect()} | set(pending["person_ids"] if pending else ())
+    doc = {"person_ids": sorted(ids), "since": ctx.as_of.isoformat(), "run_id": ctx.run_id}
+    storage.write_bytes(ctx.settings, path, json.dumps(doc, indent=2).encode("utf-8"))
+    return ctx.spark.createDataFrame([(i,) for i in sorted(ids)], "person_id string")
+
+
+def _golden_written(ctx: StepContext) -> None:
+    path = ctx.location(GOLDEN_PENDING)
+    if storage.exists(ctx.settings, path):
+        storage.delete(ctx.settings, path)
+
+
 def build_population(
     ctx: StepContext, *, backend: str = "duckdb", incremental: bool = True
 ) -> dict[str, Any]:
@@ -198,10 +227,11 @@ def build_population(
         "record_key", "source_id", "person_id", "match_method", "match_probability"
     )
     members = crosswalk.select("record_key", "person_id")
-    if resolution.touched_person_ids is not None:
+    touched = _golden_to_write(ctx, resolution.touched_person_ids)
+    if touched is not None:
         # Incremental: only the touched persons' records are survived again, so only those are
         # joined, by a broadcast of their few keys instead of a shuffle of every record.
-        members = members.join(broadcast_if_few(resolution.touched_person_ids), "person_id", "left_semi")
+        members = members.join(broadcast_if_few(touched), "person_id", "left_semi")
         members = broadcast_if_few(members)
     linked = records.join(members, "record_key")
     counts: dict[str, Any] = write_entity_library(
@@ -212,12 +242,13 @@ def build_population(
         linked=linked,
         ranks=trust_ranks(ctx.registry, GOLDEN_ATTRIBUTES),
         as_of=ctx.as_of,
-        touched=resolution.touched_person_ids,
+        touched=touched,
         merged_into=resolution.merges,
         split_from=resolution.splits,
         record_changes=standardized.changes,
         crosswalk_changes=resolution.crosswalk_changes,
     )
+    _golden_written(ctx)
     standardized.keep_state(ctx)  # only once the records are written
     counts["standardization"] = standardized.plan.summary()
     _keep_fingerprint(ctx, key)
