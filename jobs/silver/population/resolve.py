@@ -70,12 +70,13 @@ later batch against a full run over all records (this shared 2-core machine, sec
 
 An incremental run (:mod:`jobs.silver.population.resolve_increment`) works on the delivery's
 records, the persons they reopen and the records a pair to score can hold, found by scans of
-every record's blocking keys against the few records' keys (broadcast); it prepares in full,
-hashes and links only those. At 300,000 persons (583,882 records) a 1% delivery linked 872 records
-and scored 775 pairs, against 14,938 pairs in the full run, and the incremental resolution took
-20.7 s against 27.7 s when it prepared and settled every record (same lake and machine, warm JVM,
-one run each; the full resolution took 23.4 s). Its scans of every record (blocking keys, name
-frequencies, the previous crosswalk) are what remains: ~3 s each at that size.
+every record's blocking keys (computed once and held) against the few records' keys, broadcast;
+it prepares in full, hashes and links only those. At 300,000 persons (583,882 records) a 1%
+delivery linked 872 records and scored 775 pairs, against 14,938 pairs in the full run. One run
+of ``bench.incremental_silver`` at d895cfd (2 cores, warm JVM): the incremental resolution took
+21.5 s (19.3 s run again) against 26.2 s for the full one; before, when it prepared and settled
+every record, 29.7 s against 23.4 s on the same machine. What remains is scans of every record
+and of the previous crosswalk, ~1-4 s each at that size (the README has the parts).
 
 Model training is cheap and deterministic: u-probabilities by Splink's hash-based random sampling
 with a fixed seed; m-probabilities from the ID-bearing records themselves (records sharing an ID
