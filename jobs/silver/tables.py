@@ -196,13 +196,21 @@ class RecordChanges:
 class KeyedChanges:
     """How a snapshot differs from its table, when the build knows it: the snapshot is the
     table's rows minus ``removed`` (a frame of keys) with ``upserted`` put in by key (rows equal to
-    the table's are found and left out by :func:`upsert_changed`)."""
+    the table's are found and left out by :func:`upsert_changed`) and ``inserted`` added (rows
+    whose keys the table cannot hold: one append, no MERGE)."""
 
     upserted: DataFrame
     removed: DataFrame | None = None
+    inserted: DataFrame | None = None
 
     def write(self, spark: SparkSession, path: str, key: Sequence[str]) -> dict[str, int]:
-        return upsert_changed(spark, path, self.upserted, key, delete_missing=False, deleted=self.removed)
+        """The MERGE first, then the append: a build stopped in between leaves rows without their
+        key in the table, which its next run finds new again."""
+        counts = upsert_changed(spark, path, self.upserted, key, delete_missing=False, deleted=self.removed)
+        if self.inserted is not None:  # the table exists now: upsert_changed creates it
+            appended = append_new(spark, path, self.inserted, key)
+            counts = {action: n + appended[action] for action, n in counts.items()}
+        return counts
 
 
 def write_entity_library(

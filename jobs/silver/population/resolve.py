@@ -1111,6 +1111,62 @@ def _remint(named: dict[str, str], minted: set[str], in_use: set[str], key: str)
     return out
 
 
+def _differs() -> Column:
+    """True for a crosswalk row whose person is not its previous one (new records too)."""
+    from pyspark.sql import functions as F
+
+    return ~F.col("person_id").eqNullSafe(F.col("known_person_id"))
+
+
+def _with_links(prepared: DataFrame, assigned: DataFrame) -> DataFrame:
+    """Each prepared record with what linking said of it (``linked_person_id``, its cluster as
+    ``group``, ``link_probability``), held."""
+    from pyspark.sql import functions as F
+
+    a = broadcast_if_few(assigned).alias("a")
+    return (
+        prepared.alias("p")
+        .join(a, F.col("p.unique_id") == F.col("a.unique_id"), "left")
+        .select(
+            F.col("p.unique_id").alias("unique_id"),
+            F.col("p.source_id").alias("source_id"),
+            F.col("p.record_identity").alias("record_identity"),
+            F.col("p.id_person_id").alias("id_person_id"),
+            F.col("p.known_person_id").alias("known_person_id"),
+            F.col("a.linked_person_id").alias("linked_person_id"),
+            F.coalesce(F.col("a.anchor_key"), F.col("p.unique_id")).alias("group"),
+            F.col("a.match_probability").alias("link_probability"),
+        )
+        .localCheckpoint(eager=True)
+    )
+
+
+def _resolved_rows(joined: DataFrame, names: DataFrame) -> DataFrame:
+    """The crosswalk rows of :func:`_with_links` records, with ``known_person_id``: a record joins
+    its ID's person, else the person its cluster links to, else its cluster's name (``names``:
+    unique_id, named_person_id), held."""
+    from pyspark.sql import functions as F
+
+    return (
+        joined.join(names, "unique_id", "left")
+        .select(
+            F.col("unique_id").alias("record_key"),
+            F.col("source_id"),
+            F.coalesce("id_person_id", "linked_person_id", "named_person_id").alias("person_id"),
+            F.when(F.col("id_person_id").isNotNull(), F.lit(METHOD_ID))
+            .when(F.col("link_probability").isNotNull(), F.lit(METHOD_PROBABILISTIC))
+            .otherwise(F.lit(METHOD_SINGLETON))
+            .alias("match_method"),
+            F.when(F.col("id_person_id").isNotNull(), F.lit(1.0))
+            .otherwise(F.col("link_probability"))
+            .cast("double")
+            .alias("match_probability"),
+            "known_person_id",
+        )
+        .localCheckpoint(eager=True)
+    )
+
+
 def resolve_persons(
     spark: SparkSession,
     records: DataFrame,
@@ -1200,22 +1256,7 @@ def resolve_persons(
         link = (_link_duckdb if backend == "duckdb" else _link_spark)(spark, prepared, threshold, seed, model)
     clock._last = time.perf_counter()
 
-    a = broadcast_if_few(link.assigned).alias("a")
-    p = prepared.alias("p")
-    joined = (
-        p.join(a, F.col("p.unique_id") == F.col("a.unique_id"), "left")
-        .select(
-            F.col("p.unique_id").alias("unique_id"),
-            F.col("p.source_id").alias("source_id"),
-            F.col("p.record_identity").alias("record_identity"),
-            F.col("p.id_person_id").alias("id_person_id"),
-            F.col("p.known_person_id").alias("known_person_id"),
-            F.col("a.linked_person_id").alias("linked_person_id"),
-            F.coalesce(F.col("a.anchor_key"), F.col("p.unique_id")).alias("group"),
-            F.col("a.match_probability").alias("link_probability"),
-        )
-        .localCheckpoint(eager=True)
-    )
+    joined = _with_links(prepared, link.assigned)
     free = joined.where(F.col("id_person_id").isNull() & F.col("linked_person_id").isNull())
     # Previous ids that records outside the free clusters hold now: not theirs to take.
     holders = joined.where(F.col("id_person_id").isNotNull() | F.col("linked_person_id").isNotNull()).select(
@@ -1237,32 +1278,15 @@ def resolve_persons(
         named = _remint(named, minted, in_use, key)
     names = spark.createDataFrame(sorted(named.items()), "unique_id string, named_person_id string")
 
-    rows = (
-        joined.join(names, "unique_id", "left")
-        .select(
-            F.col("unique_id").alias("record_key"),
-            F.col("source_id"),
-            F.coalesce("id_person_id", "linked_person_id", "named_person_id").alias("person_id"),
-            F.when(F.col("id_person_id").isNotNull(), F.lit(METHOD_ID))
-            .when(F.col("link_probability").isNotNull(), F.lit(METHOD_PROBABILISTIC))
-            .otherwise(F.lit(METHOD_SINGLETON))
-            .alias("match_method"),
-            F.when(F.col("id_person_id").isNotNull(), F.lit(1.0))
-            .otherwise(F.col("link_probability"))
-            .cast("double")
-            .alias("match_probability"),
-            "known_person_id",
-        )
-        .localCheckpoint(eager=True)
-    )
+    rows = _resolved_rows(joined, names)
     crosswalk = rows.select(*CROSSWALK_COLUMNS)
     by_method = {m: 0 for m in MATCH_METHODS}
     for row in crosswalk.groupBy("match_method").count().collect():
         by_method[row["match_method"]] = int(row["count"])
     if existing is not None:
-        moves = rows.where(
-            F.col("known_person_id").isNotNull() & ~F.col("person_id").eqNullSafe(F.col("known_person_id"))
-        ).select(F.col("known_person_id").alias("old"), F.col("person_id").alias("new"))
+        moves = rows.where(F.col("known_person_id").isNotNull() & _differs()).select(
+            F.col("known_person_id").alias("old"), F.col("person_id").alias("new")
+        )
         merges, splits = _lineage(moves, crosswalk, existing)
     else:
         merges = spark.createDataFrame([], "person_id string, merged_into string")

@@ -10,8 +10,9 @@ here. What an incremental run decides (see that module's docstring) concerns few
   and every record one of them meets in some blocking rule.
 
 Every other record keeps its crosswalk row and is read only by scans that find those few: each
-record's blocking keys (:func:`_rule_keys`, one row per rule with a value) semi-joined with the
-few records' keys, broadcast. Only the records found are prepared in full (IDs hashed with the
+record's blocking keys (:func:`_rule_keys`, one row per rule with a value; the link columns they
+come from are computed once a run and held, :class:`_Linkable`) semi-joined with the few records'
+keys, broadcast. Only the records found are prepared in full (IDs hashed with the
 person-id key, :func:`~jobs.silver.population.resolve._hash_ids`); the scans compare valid IDs as
 written, a one-to-one stand-in for their hashes. A mention that borrows its partner's residence
 (:func:`~jobs.silver.population.resolve._borrow_homes`) borrows it from the homes of only the
@@ -35,10 +36,9 @@ from jobs.silver.population import resolve as r
 from jobs.silver.tables import KeyedChanges
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
-#: Per blocking rule, the columns it compares for equality (every rule is a conjunction of
-#: ``l.<c> = r.<c>``; :func:`_rule_columns` refuses any other shape).
+#: A blocking key's value columns (a rule compares one or two columns).
 _KEY_COLUMNS = ("k1", "k2")
 
 
@@ -53,6 +53,8 @@ def _rule_columns(rules: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
     return tuple(columns)
 
 
+#: Per blocking rule, the columns it compares for equality (every rule is a conjunction of
+#: ``l.<c> = r.<c>``; :func:`_rule_columns` refuses any other shape).
 RULE_COLUMNS = _rule_columns(r.BLOCKING_RULES)
 
 
@@ -195,7 +197,13 @@ def resolve_increment(
     for row in crosswalk.groupBy("match_method").count().collect():
         by_method[row["match_method"]] = int(row["count"])
     removed = vanished.select(F.col("unique_id").alias("record_key")) if vanished is not None else None
-    changes = KeyedChanges(upserted=rows.select(*r.CROSSWALK_COLUMNS), removed=removed)
+    # A new record's key is in no previous row (that is what makes it new): appended, not merged.
+    new_rows = F.col("known_person_id").isNull()
+    changes = KeyedChanges(
+        upserted=rows.where(~new_rows).select(*r.CROSSWALK_COLUMNS),
+        removed=removed,
+        inserted=rows.where(new_rows).select(*r.CROSSWALK_COLUMNS),
+    )
     clock.lap("count_methods")
     seconds = time.perf_counter() - started
     r.log.info(
@@ -282,12 +290,6 @@ def _name_frequencies(linkable: _Linkable, candidates: DataFrame) -> DataFrame |
     return frequencies.localCheckpoint(eager=True)
 
 
-def _differs() -> Column:
-    from pyspark.sql import functions as F
-
-    return ~F.col("person_id").eqNullSafe(F.col("known_person_id"))
-
-
 def _assemble(
     spark: SparkSession,
     active: DataFrame,
@@ -307,22 +309,7 @@ def _assemble(
     """
     from pyspark.sql import functions as F
 
-    a = F.broadcast(link.assigned).alias("a")
-    joined = (
-        active.alias("p")
-        .join(a, F.col("p.unique_id") == F.col("a.unique_id"), "left")
-        .select(
-            F.col("p.unique_id").alias("unique_id"),
-            F.col("p.source_id").alias("source_id"),
-            F.col("p.record_identity").alias("record_identity"),
-            F.col("p.id_person_id").alias("id_person_id"),
-            F.col("p.known_person_id").alias("known_person_id"),
-            F.col("a.linked_person_id").alias("linked_person_id"),
-            F.coalesce(F.col("a.anchor_key"), F.col("p.unique_id")).alias("group"),
-            F.col("a.match_probability").alias("link_probability"),
-        )
-        .localCheckpoint(eager=True)
-    )
+    joined = r._with_links(active, link.assigned)
     free = joined.where(F.col("id_person_id").isNull() & F.col("linked_person_id").isNull())
     holders = {
         row["pid"]
@@ -343,22 +330,8 @@ def _assemble(
         in_use = holders | {row["person_id"] for row in _only(existing, probe, "person_id").collect()}
         named = r._remint(named, minted, in_use, key)
     names = spark.createDataFrame(sorted(named.items()), "unique_id string, named_person_id string")
-    resolved = joined.join(F.broadcast(names), "unique_id", "left").select(
-        F.col("unique_id").alias("record_key"),
-        "source_id",
-        F.coalesce("id_person_id", "linked_person_id", "named_person_id").alias("person_id"),
-        F.when(F.col("id_person_id").isNotNull(), F.lit(r.METHOD_ID))
-        .when(F.col("link_probability").isNotNull(), F.lit(r.METHOD_PROBABILISTIC))
-        .otherwise(F.lit(r.METHOD_SINGLETON))
-        .alias("match_method"),
-        F.when(F.col("id_person_id").isNotNull(), F.lit(1.0))
-        .otherwise(F.col("link_probability"))
-        .cast("double")
-        .alias("match_probability"),
-        "known_person_id",
-    )
-    rows = resolved.localCheckpoint(eager=True)
-    moved = rows.where(_differs()).select(
+    rows = r._resolved_rows(joined, F.broadcast(names))
+    moved = rows.where(r._differs()).select(
         F.explode(F.array("person_id", "known_person_id")).alias("person_id")
     )
     if vanished is not None:
@@ -371,7 +344,7 @@ def _assemble(
         broadcast_if_few(replaced.withColumnRenamed("unique_id", "record_key")), "record_key", "left_anti"
     )
     crosswalk = kept.select(*r.CROSSWALK_COLUMNS).unionByName(rows.select(*r.CROSSWALK_COLUMNS))
-    moves = rows.where(F.col("known_person_id").isNotNull() & _differs()).select(
+    moves = rows.where(F.col("known_person_id").isNotNull() & r._differs()).select(
         F.col("known_person_id").alias("old"), F.col("person_id").alias("new")
     )
     # A moved record's previous person was reopened, so all its records are among the active
