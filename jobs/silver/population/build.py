@@ -151,25 +151,24 @@ def _load_model(ctx: StepContext) -> dict[str, Any] | None:
 
 
 def _golden_to_write(ctx: StepContext, touched: DataFrame | None) -> DataFrame | None:
-    """The persons whose golden records this build writes: ``touched``, and those a build that
-    stopped before it finished was writing (kept at ``population.golden_pending``; None: all).
+    """The persons whose golden records this build writes: ``touched`` (None: all), and those a
+    build that stopped before it finished was writing (kept at ``population.golden_pending``).
 
     An incremental build recomputes the golden records of the persons its crosswalk changes only,
     and it writes the crosswalk before them: a build stopped between the two would leave those
     golden records stale, and the next build, finding the crosswalk already changed, would not
-    see them as touched. So their ids are kept before the first table is written and dropped
-    after the last (:func:`_golden_written`).
+    see them as touched. So their ids (or "all", for a build that recomputes every person) are
+    kept before the first table is written and dropped after the last (:func:`_golden_written`).
     """
     path = ctx.location(GOLDEN_PENDING)
-    pending = (
-        json.loads(storage.read_bytes(ctx.settings, path)) if storage.exists(ctx.settings, path) else None
-    )
-    if touched is None:
+    pending = json.loads(storage.read_bytes(ctx.settings, path)) if storage.exists(ctx.settings, path) else {}
+    doc: dict[str, Any] = {"since": ctx.as_of.isoformat(), "run_id": ctx.run_id}
+    if touched is None or pending.get("all"):
+        storage.write_bytes(ctx.settings, path, json.dumps({"all": True, **doc}, indent=2).encode("utf-8"))
         return None
-    ids = {r["person_id"] for r in touched.collect()} | set(pending["person_ids"] if pending else ())
-    doc = {"person_ids": sorted(ids), "since": ctx.as_of.isoformat(), "run_id": ctx.run_id}
-    storage.write_bytes(ctx.settings, path, json.dumps(doc, indent=2).encode("utf-8"))
-    return ctx.spark.createDataFrame([(i,) for i in sorted(ids)], "person_id string")
+    ids = sorted({r["person_id"] for r in touched.collect()} | set(pending.get("person_ids", ())))
+    storage.write_bytes(ctx.settings, path, json.dumps({"person_ids": ids, **doc}, indent=2).encode("utf-8"))
+    return ctx.spark.createDataFrame([(i,) for i in ids], "person_id string")
 
 
 def _golden_written(ctx: StepContext) -> None:
