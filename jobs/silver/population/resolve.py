@@ -1141,6 +1141,37 @@ def _with_links(prepared: DataFrame, assigned: DataFrame) -> DataFrame:
     )
 
 
+def _name_free_clusters(
+    spark: SparkSession, joined: DataFrame, existing: DataFrame | None, key: str
+) -> DataFrame:
+    """(unique_id, named_person_id) for the records of :func:`_with_links` that neither an ID nor
+    a link places (free): their clusters are named by :func:`_name_clusters`, which may not give a
+    free cluster a previous id that a placed record holds now, and minted ids that collide with an
+    id in use (placed records', or ``existing``'s) are minted again (:func:`_remint`)."""
+    from pyspark.sql import functions as F
+
+    free = joined.where(F.col("id_person_id").isNull() & F.col("linked_person_id").isNull())
+    # Previous ids that records outside the free clusters hold now: not theirs to take.
+    holders = joined.where(F.col("id_person_id").isNotNull() | F.col("linked_person_id").isNotNull()).select(
+        F.explode(F.array(F.col("id_person_id"), F.col("linked_person_id"))).alias("pid")
+    )
+    wanted = free.where(F.col("known_person_id").isNotNull()).select(F.col("known_person_id").alias("pid"))
+    taken = {r["pid"] for r in wanted.distinct().join(holders.distinct(), "pid", "left_semi").collect()}
+    free_rows = [
+        r.asDict() for r in free.select("unique_id", "group", "record_identity", "known_person_id").collect()
+    ]
+    named = _name_clusters(free_rows, taken, key)
+    minted = set(named.values()) - {r["known_person_id"] for r in free_rows if r["known_person_id"]}
+    if minted:
+        in_use_df = holders.where(F.col("pid").isNotNull())
+        if existing is not None:
+            in_use_df = in_use_df.unionByName(existing.select(F.col("person_id").alias("pid")))
+        probe = F.broadcast(spark.createDataFrame([(m,) for m in sorted(minted)], "pid string"))
+        in_use = {r["pid"] for r in in_use_df.join(probe, "pid", "left_semi").distinct().collect()}
+        named = _remint(named, minted, in_use, key)
+    return spark.createDataFrame(sorted(named.items()), "unique_id string, named_person_id string")
+
+
 def _resolved_rows(joined: DataFrame, names: DataFrame) -> DataFrame:
     """The crosswalk rows of :func:`_with_links` records, with ``known_person_id``: a record joins
     its ID's person, else the person its cluster links to, else its cluster's name (``names``:
@@ -1257,27 +1288,7 @@ def resolve_persons(
     clock._last = time.perf_counter()
 
     joined = _with_links(prepared, link.assigned)
-    free = joined.where(F.col("id_person_id").isNull() & F.col("linked_person_id").isNull())
-    # Previous ids that records outside the free clusters hold now: not theirs to take.
-    holders = joined.where(F.col("id_person_id").isNotNull() | F.col("linked_person_id").isNotNull()).select(
-        F.explode(F.array(F.col("id_person_id"), F.col("linked_person_id"))).alias("pid")
-    )
-    wanted = free.where(F.col("known_person_id").isNotNull()).select(F.col("known_person_id").alias("pid"))
-    taken = {r["pid"] for r in wanted.distinct().join(holders.distinct(), "pid", "left_semi").collect()}
-    free_rows = [
-        r.asDict() for r in free.select("unique_id", "group", "record_identity", "known_person_id").collect()
-    ]
-    named = _name_clusters(free_rows, taken, key)
-    minted = set(named.values()) - {r["known_person_id"] for r in free_rows if r["known_person_id"]}
-    if minted:
-        in_use_df = holders.where(F.col("pid").isNotNull())
-        if existing is not None:
-            in_use_df = in_use_df.unionByName(existing.select(F.col("person_id").alias("pid")))
-        probe = spark.createDataFrame([(m,) for m in sorted(minted)], "pid string")
-        in_use = {r["pid"] for r in probe.join(in_use_df.distinct(), "pid", "left_semi").collect()}
-        named = _remint(named, minted, in_use, key)
-    names = spark.createDataFrame(sorted(named.items()), "unique_id string, named_person_id string")
-
+    names = _name_free_clusters(spark, joined, existing, key)
     rows = _resolved_rows(joined, names)
     crosswalk = rows.select(*CROSSWALK_COLUMNS)
     by_method = {m: 0 for m in MATCH_METHODS}

@@ -189,9 +189,7 @@ def resolve_increment(
         )
     clock._last = time.perf_counter()
 
-    rows, touched, merges, splits, crosswalk = _assemble(
-        spark, active, link, previous, existing, vanished, key
-    )
+    rows, touched, merges, splits, crosswalk = _assemble(spark, active, link, existing, vanished, key)
     clock.lap("assemble")
     by_method = dict.fromkeys(r.MATCH_METHODS, 0)
     for row in crosswalk.groupBy("match_method").count().collect():
@@ -275,7 +273,7 @@ def _candidate_ids(linkable: _Linkable, unsettled: DataFrame) -> DataFrame:
     return _meeting(linkable.every, unsettled).unionByName(unsettled.select("unique_id")).distinct()
 
 
-def _name_frequencies(linkable: _Linkable, candidates: DataFrame) -> DataFrame | None:
+def _name_frequencies(linkable: _Linkable, candidates: DataFrame) -> DataFrame:
     """(name, tf_name) for the candidates' names: rows per name / rows with a name, over every
     record, as Splink computes them from a whole table."""
     from pyspark.sql import functions as F
@@ -294,7 +292,6 @@ def _assemble(
     spark: SparkSession,
     active: DataFrame,
     link: Any,
-    previous: DataFrame,
     existing: DataFrame,
     vanished: DataFrame | None,
     key: str,
@@ -302,34 +299,14 @@ def _assemble(
     """The crosswalk rows of the new and reopened records (``active``), and from them: touched
     person_ids, merges, splits, and the whole crosswalk (the previous one's other rows with these).
 
-    As in a full run: a record joins its ID's person, else the person its cluster links to, else
-    its cluster is named (:func:`~jobs.silver.population.resolve._name_clusters`). Only the active
-    records can hold a reopened person's id, so what "taken" and collisions need is among them,
-    and the previous crosswalk's person_ids for minting.
+    As in a full run (:func:`~jobs.silver.population.resolve._name_free_clusters`): only the active
+    records can hold a reopened person's id, so what "taken" needs is among them, and collisions
+    are looked up among them and the previous crosswalk's person_ids.
     """
     from pyspark.sql import functions as F
 
     joined = r._with_links(active, link.assigned)
-    free = joined.where(F.col("id_person_id").isNull() & F.col("linked_person_id").isNull())
-    holders = {
-        row["pid"]
-        for row in joined.select(F.explode(F.array("id_person_id", "linked_person_id")).alias("pid"))
-        .where(F.col("pid").isNotNull())
-        .distinct()
-        .collect()
-    }
-    free_rows = [
-        row.asDict()
-        for row in free.select("unique_id", "group", "record_identity", "known_person_id").collect()
-    ]
-    taken = {row["known_person_id"] for row in free_rows if row["known_person_id"] in holders}
-    named = r._name_clusters(free_rows, taken, key)
-    minted = set(named.values()) - {row["known_person_id"] for row in free_rows if row["known_person_id"]}
-    if minted:
-        probe = spark.createDataFrame([(m,) for m in sorted(minted)], "person_id string")
-        in_use = holders | {row["person_id"] for row in _only(existing, probe, "person_id").collect()}
-        named = r._remint(named, minted, in_use, key)
-    names = spark.createDataFrame(sorted(named.items()), "unique_id string, named_person_id string")
+    names = r._name_free_clusters(spark, joined, existing, key)
     rows = r._resolved_rows(joined, F.broadcast(names))
     moved = rows.where(r._differs()).select(
         F.explode(F.array("person_id", "known_person_id")).alias("person_id")
