@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from govlake.config import Settings
 from govlake.sharing import ShareKeys
-from jobs.share.deltars import open_table, storage_options, table_uri
+from jobs.share.deltars import open_table, read_arrow, storage_options, table_uri
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -209,7 +209,7 @@ def _head(table: Any) -> tuple[int, str]:
     for commit in table.history(20):
         if _HEAD_SEQ in commit and _HEAD_HASH in commit:
             return int(commit[_HEAD_SEQ]), str(commit[_HEAD_HASH])
-    rows = table.to_pyarrow_table(columns=["seq", "row_hash"])
+    rows = read_arrow(table, ["seq", "row_hash"])
     if rows.num_rows == 0:
         return -1, GENESIS
     newest = pc.max(rows.column("seq")).as_py()
@@ -240,7 +240,7 @@ def read_audit(settings: Settings, catalogue: Catalogue) -> list[dict[str, Any]]
     table = open_table(settings, catalogue.path(AUDIT, settings))
     if table is None:
         return []
-    rows = table.to_pyarrow_table().to_pylist()
+    rows = read_arrow(table).to_pylist()
     return sorted(rows, key=lambda r: (r["seq"] is None, r["seq"]))
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from govlake.config import Settings
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from deltalake import DeltaTable
 
 
@@ -46,9 +47,24 @@ def open_table(settings: Settings, path: str, version: int | None = None) -> Del
     return DeltaTable(uri, version=version, storage_options=options)
 
 
+def read_arrow(table: DeltaTable, columns: list[str] | None = None) -> pa.Table:
+    """The table's rows at its loaded version, read by delta-rs's own engine.
+
+    Not ``to_pyarrow_table``: its Arrow dataset scan starts Arrow's C++ thread pools, whose workers
+    can abort a short-lived process as it exits ("terminate called without an active exception",
+    seen on ``govlake share audit verify`` in CI). delta-rs reads on its Rust runtime instead.
+    """
+    import pyarrow as pa
+    from deltalake import QueryBuilder
+
+    selected = ", ".join('"' + name.replace('"', '""') + '"' for name in columns) if columns else "*"
+    reader = QueryBuilder().register("delta_table", table).execute(f"SELECT {selected} FROM delta_table")
+    return pa.table(reader.read_all())
+
+
 def read_rows(settings: Settings, path: str, columns: list[str] | None = None) -> list[dict[str, Any]]:
     """Every row of the table at ``path`` as dicts ([] when there is no table)."""
     table = open_table(settings, path)
     if table is None:
         return []
-    return table.to_pyarrow_table(columns=columns).to_pylist()
+    return read_arrow(table, columns).to_pylist()

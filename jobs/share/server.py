@@ -58,7 +58,7 @@ from govlake.lake.published import PUBLICATIONS
 from govlake.sharing import Grant, ShareKeys
 from govlake.storage import iter_range, read_bytes, stored_file
 from jobs.share.audit import AuditLog
-from jobs.share.deltars import open_table
+from jobs.share.deltars import open_table, read_arrow
 from jobs.share.tokens import TokenState, TokenStore
 
 log = logging.getLogger("govlake.share.server")
@@ -245,9 +245,7 @@ class SharingServer:
         table = open_table(self.settings, self.catalogue.path(PUBLICATIONS, self.settings))
         if table is None:
             return {}
-        rows = table.to_pyarrow_table(
-            columns=["table", "delta_version", "published_at", "run_id", "inputs"]
-        ).to_pylist()
+        rows = read_arrow(table, ["table", "delta_version", "published_at", "run_id", "inputs"]).to_pylist()
         grants = self.defs.by_table_id()
         out: dict[str, list[PublishedVersion]] = {}
         for row in rows:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from govlake.config import Settings
 from govlake.sharing import ShareKeys
 from jobs.share.audit import AuditLog
-from jobs.share.deltars import open_table, storage_options, table_uri
+from jobs.share.deltars import open_table, read_arrow, storage_options, table_uri
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -145,7 +145,7 @@ class TokenStore:
                 return {}
             version = self._table.version()
             if version != self._version:
-                self._states = fold(self._table.to_pyarrow_table().to_pylist())
+                self._states = fold(read_arrow(self._table).to_pylist())
                 self._version = version
             return dict(self._states)
 
