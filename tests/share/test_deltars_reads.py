@@ -49,6 +49,6 @@ def test_reading_a_table_starts_no_arrow_threads(tmp_path):
     )
 
     assert read.returncode == 0, read.stderr
-    count, new_threads, last = read.stdout.split()
-    assert (int(count), last) == (50, "e9")  # rows come in no set order
+    count, new_threads, largest = read.stdout.split()
+    assert (int(count), largest) == (50, "e9")  # rows come in no set order: the largest event
     assert int(new_threads) == 0, f"{new_threads} Arrow worker thread(s) started by the read"
