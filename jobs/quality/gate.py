@@ -6,9 +6,10 @@ Readers read published versions only (:mod:`govlake.lake.published`), so a faile
 the previously published versions in service. Every validation, passed or failed, is a row of
 ``quality.validations`` (see :mod:`jobs.quality.gx_runner`).
 
-A bronze table is append-only: its gate validates only the rows appended since the version in force
-when that gives the same verdict as the whole version (:mod:`jobs.quality.bronze_slice`), and the
-whole version otherwise; the outcome's scope says which. What is published is the whole version.
+A table appended a landed file at a time (bronze; a records table whose suite says so) is validated
+only for the rows appended since the version in force when that gives the same verdict as the whole
+version (:mod:`jobs.quality.appended_slice`), and whole otherwise; the outcome's scope says which.
+What is published is the whole version.
 
 Passing means no ``fail`` or ``drop`` expectation is broken; broken ``warn`` expectations are
 recorded and the version is published (:class:`jobs.quality.silver.Severity`). Reference checks
@@ -27,7 +28,7 @@ from typing import Any
 from govlake.lake import Lake, Publication
 from govlake.lake.catalogue import quarantine_of
 from govlake.registry import load_registry
-from jobs.quality.bronze_slice import appended_slice
+from jobs.quality.appended_slice import BRONZE_FILE_COLUMN, appended_slice, with_published_warnings
 from jobs.quality.gx_runner import (
     ValidationOutcome,
     record_validations,
@@ -151,17 +152,21 @@ def gate_tables(
     versions |= {t: (lake.path(t), in_force[t].delta_version) for t in already}
     versions |= {t: (lake.path(t), v) for t, v in judged.items()}
     refs = References(versions)
-    outcomes = [
-        _validate(
-            lake,
-            table_id,
-            version,
-            _suite(lake, suites, table_id, refs, dropped.get(table_id, {})),
-            since=in_force.get(table_id) if suites == "bronze" else None,
-            dropped=dropped.get(table_id, {}),
+    outcomes = []
+    for table_id, version in judged.items():
+        suite = _suite(lake, suites, table_id, refs, dropped.get(table_id, {}))
+        file_column = BRONZE_FILE_COLUMN if suites == "bronze" else getattr(suite, "appended_by", None)
+        outcomes.append(
+            _validate(
+                lake,
+                table_id,
+                version,
+                suite,
+                since=in_force.get(table_id) if file_column else None,
+                file_column=file_column,
+                dropped=dropped.get(table_id, {}),
+            )
         )
-        for table_id, version in judged.items()
-    ]
     published = settle(lake, outcomes, inputs)
     return GateResult(
         step=step,
@@ -180,12 +185,15 @@ def _validate(
     suite: Any,
     *,
     since: Publication | None,
+    file_column: str | None,
     dropped: Mapping[str, int],
 ) -> ValidationOutcome:
-    """Validate ``version`` of ``table_id``: only the rows appended since the publication ``since``
-    when that gives the whole version's verdict (:mod:`jobs.quality.bronze_slice`; bronze tables),
-    else the whole version."""
-    appended = appended_slice(lake, table_id, version, since, suite) if since is not None else None
+    """Validate ``version`` of ``table_id``: only the rows of files (``file_column``) appended since
+    the publication ``since`` when that gives the whole version's verdict
+    (:mod:`jobs.quality.appended_slice`), else the whole version."""
+    appended = None
+    if since is not None and file_column is not None:
+        appended = appended_slice(lake, table_id, version, since, suite, file_column)
     if appended is None:
         return validate_table_version(
             lake.spark,
@@ -198,7 +206,7 @@ def _validate(
             dropped=dropped,
         )
     try:
-        return validate_dataframe(
+        outcome = validate_dataframe(
             appended.rows,
             suite,
             table=table_id,
@@ -211,6 +219,7 @@ def _validate(
         )
     finally:
         appended.release()
+    return with_published_warnings(outcome, appended.trusted)
 
 
 def settle(lake: Lake, outcomes: Sequence[ValidationOutcome], inputs: Mapping[str, int]) -> list[Publication]:

@@ -176,7 +176,7 @@ class ValidationOutcome:
     #: Rows the build dropped to quarantine, per drop expectation (silver tables only).
     dropped: Mapping[str, int] = field(default_factory=dict)
     #: Which rows were validated: None, every row of the frame (the whole table version); a Delta
-    #: version P, only the rows appended since P (the bronze gate, :mod:`jobs.quality.bronze_slice`).
+    #: version P, only the rows appended since P (:mod:`jobs.quality.appended_slice`).
     since_version: int | None = None
     #: :func:`jobs.quality.suites.suite_fingerprint` of the suite run (None: not a GX suite run).
     suite_fingerprint: str | None = None
@@ -580,12 +580,17 @@ def _validations_schema() -> Any:
     )
 
 
+def kwargs_json(kwargs: Mapping[str, Any]) -> str:
+    """An expectation's arguments as recorded (``expectations.kwargs``): what identifies it in a record."""
+    return json.dumps(dict(kwargs), ensure_ascii=False, default=str, sort_keys=True)
+
+
 def _record_row(outcome: ValidationOutcome) -> tuple[Any, ...]:
     expectations = [
         (
             e.expectation_type,
             e.column,
-            json.dumps(dict(e.kwargs), ensure_ascii=False, default=str, sort_keys=True),
+            kwargs_json(e.kwargs),
             e.success,
             e.severity.value,
             e.unexpected_count,
@@ -639,24 +644,24 @@ def record_validations(
             delta.append(rows, lake.path(VALIDATIONS), merge_schema=True)
 
 
-def passed_with_suite(
+def passed_record(
     spark: SparkSession, settings: Settings, table: str, versions: Sequence[int], fingerprint: str
-) -> bool:
-    """Whether a recorded validation of one of ``versions`` of ``table`` passed the very suite of
-    ``fingerprint`` (:func:`jobs.quality.suites.suite_fingerprint`). Rows recorded before
-    fingerprints were recorded never match."""
+) -> Any:  # -> Row | None
+    """The newest recorded validation of one of ``versions`` of ``table`` that passed the very suite
+    of ``fingerprint`` (:func:`jobs.quality.suites.suite_fingerprint`), or None. Rows recorded
+    before fingerprints were recorded never match."""
     from pyspark.sql import functions as F
 
     records = delta.read_latest(spark, Lake(settings, spark).path(VALIDATIONS))
     if records is None or "suite_fingerprint" not in records.columns:
-        return False
+        return None
     matching = records.where(
         (F.col("table") == table)
         & F.col("passed")
         & F.col("delta_version").isin([int(v) for v in versions])
         & (F.col("suite_fingerprint") == fingerprint)
     )
-    return bool(matching.limit(1).count())
+    return matching.orderBy(F.col("validated_at").desc()).limit(1).first()
 
 
 def read_validations(spark: SparkSession, settings: Settings) -> DataFrame:

@@ -218,6 +218,7 @@ class DerivedCheck:
     build: Callable[[DataFrame], DataFrame]
     example_columns: tuple[str, ...]
     severity: Severity = Severity.FAIL
+    row_level: bool = False  # the flag depends on the row alone (no join, no aggregate)
 
 
 def _derived_name(name: str) -> str:
@@ -259,6 +260,8 @@ class SilverSuite:
         self._derived: list[DerivedCheck] = []
         self._drop_counts: Mapping[str, int] | None = None  # set by the gate: what the build dropped
         self._drop_target = ""
+        self._file_column: str | None = None  # appended_by_file
+        self._file_keys: set[str] = set()
 
     @property
     def name(self) -> str:
@@ -490,7 +493,13 @@ class SilverSuite:
             raise ValueError(f"suite {self.name} already has a check named {name!r}")
         self._derived.append(
             DerivedCheck(
-                name, flag, description, lambda df: build(df, flag), tuple(example_columns), severity
+                name,
+                flag,
+                description,
+                lambda df: build(df, flag),
+                tuple(example_columns),
+                severity,
+                row_level,
             )
         )
         return self.add(
@@ -644,6 +653,36 @@ class SilverSuite:
             meta={"foreign_key": {"columns": cols, "reference": reference_name, "ref_columns": refs}},
             severity=severity,
         )
+
+    # -- appended file by file ---------------------------------------------------------------------
+
+    def appended_by_file(self, file_column: str, *, key: str, file_of_key: str) -> SilverSuite:
+        """Declare the table appended a landed file at a time, ``file_column`` naming the file of
+        each row, and ``key`` (a unique column) made of it: ``file_of_key`` (Spark SQL) reads the
+        file back from the key, and a rule checks on every row that it is the row's file.
+
+        The gate may then validate only the rows of files appended since the published version
+        (:mod:`jobs.quality.appended_slice`): rows of different files cannot share a key.
+        """
+        self._file_column = file_column
+        self._file_keys.add(key)
+        return self.rule(
+            f"{key}_names_its_file",
+            f"{file_of_key} = {_quoted(file_column)}",
+            example_columns=[key, file_column],
+            description=f"{key} is made of the row's {file_column}",
+            null_passes=False,
+        )
+
+    @property
+    def appended_by(self) -> str | None:
+        """The column naming each row's landed file, when the table is appended file by file."""
+        return self._file_column
+
+    @property
+    def keys_of_file(self) -> frozenset[str]:
+        """Unique keys that a row-level rule of the suite ties to :attr:`appended_by`."""
+        return frozenset(self._file_keys)
 
     # -- drops -----------------------------------------------------------------------------------
 

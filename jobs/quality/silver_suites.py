@@ -156,6 +156,9 @@ def person_records_suite(refs: References) -> SilverSuite:
         .columns_exist("record_key", "source_id", "id_number", "id_valid", "name", "birth_date")
         .not_null("record_key", "source_id", "dataset", "file_hash", "row_number", "name", "id_valid")
         .unique("record_key")
+        # source_id|file_hash|row_number|role (jobs.silver.incremental.bronze_record_key): the gate
+        # validates only the files appended since the published version
+        .appended_by_file("file_hash", key="record_key", file_of_key="split_part(record_key, '|', 2)")
         .id_format("id_number", "citizen_id")
         .id_checksum("id_number", "citizen_id", example_columns=["record_key"])
         .rule(

@@ -5,7 +5,8 @@
     on_schema_change='append_new_columns',
 ) }}
 -- Every quality gate's validation over time: which table version, which suite, passed or not,
--- how many rows it validated and which (the whole table, or a bronze gate's appended slice), how
+-- how many rows it validated and which (the whole table, or the files appended since the published
+-- version: bronze and person_records gates, jobs/quality/appended_slice.py), how
 -- many expectations failed or warned, how many rows the build dropped, and how long it took.
 with cells as (
     select

@@ -1,4 +1,4 @@
-"""The bronze gate validates the rows appended since the published version (jobs.quality.bronze_slice)
+"""The bronze gate validates the rows appended since the published version (jobs.quality.appended_slice)
 when that gives the whole table's verdict, and the whole table otherwise; the outcome says which."""
 
 from __future__ import annotations
