@@ -129,34 +129,31 @@ def bronze_suites(registry: Registry | None = None) -> list[Any]:
     return [bronze_suite_of(name, registry) for name in registry.datasets]
 
 
-def _strip_ids(obj: Any) -> Any:
+def _without(obj: Any, keys: frozenset[str]) -> Any:
+    """``obj`` (JSON) without ``keys`` at any depth."""
     if isinstance(obj, dict):
-        return {k: _strip_ids(v) for k, v in obj.items() if k not in ("id", "rendered_content")}
+        return {k: _without(v, keys) for k, v in obj.items() if k not in keys}
     if isinstance(obj, list):
-        return [_strip_ids(v) for v in obj]
+        return [_without(v, keys) for v in obj]
     return obj
+
+
+#: What GX's store adds to a suite: not part of what the suite expects.
+_STORE_KEYS = frozenset({"id", "rendered_content"})
 
 
 def suite_to_json(suite: Any) -> str:
     """Deterministic JSON of a suite: no store-assigned ids, sorted keys, one trailing newline."""
-    doc = _strip_ids(suite.to_json_dict())
+    doc = _without(suite.to_json_dict(), _STORE_KEYS)
     # Store ids are dropped above; keep the "meta" GX adds (its version) but nothing run-specific.
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def _without_notes(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _without_notes(v) for k, v in obj.items() if k != "notes"}
-    if isinstance(obj, list):
-        return [_without_notes(v) for v in obj]
-    return obj
 
 
 def suite_fingerprint(suite: Any) -> str:
     """SHA-256 of the suite's deterministic JSON without its notes: equal fingerprints, equal
     expectations (and GX version). Notes are prose for readers, and a silver suite's say how many
     rows this build dropped: a suite run again on other data is still the same suite."""
-    doc = _without_notes(json.loads(suite_to_json(suite)))
+    doc = _without(json.loads(suite_to_json(suite)), frozenset({"notes"}))
     return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
