@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jobs.quality.silver import Severity, SilverSuite
+from jobs.silver.incremental import FILE_OF_RECORD_KEY_SQL
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -158,7 +159,7 @@ def person_records_suite(refs: References) -> SilverSuite:
         .unique("record_key")
         # source_id|file_hash|row_number|role (jobs.silver.incremental.bronze_record_key): the gate
         # validates only the files appended since the published version
-        .appended_by_file("file_hash", key="record_key", file_of_key="split_part(record_key, '|', 2)")
+        .appended_by_file("file_hash", key="record_key", file_of_key=FILE_OF_RECORD_KEY_SQL)
         .id_format("id_number", "citizen_id")
         .id_checksum("id_number", "citizen_id", example_columns=["record_key"])
         .rule(

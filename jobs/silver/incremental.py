@@ -50,6 +50,11 @@ def bronze_record_key(role: str) -> Column:
     return F.concat_ws("|", "_source_id", "_file_hash", F.col("_row_number").cast("string"), F.lit(role))
 
 
+#: The file hash of a ``record_key`` column as Spark SQL (the quality suite's rule that ties each
+#: record's key to its ``file_hash`` reads it so; :func:`file_of_record_key` is the Column form).
+FILE_OF_RECORD_KEY_SQL = "split_part(record_key, '|', 2)"
+
+
 def file_of_record_key(record_key: Column) -> tuple[Column, Column]:
     """(source id, file hash) of a :func:`bronze_record_key` (source ids and hashes hold no ``|``)."""
     from pyspark.sql import functions as F
