@@ -121,6 +121,7 @@ import hashlib
 import hmac
 import logging
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -903,6 +904,18 @@ def _link(
 #: (the backend gets only ``settled_person_id``).
 _KNOWN_ROW = ("known_person_id", "known_method", "known_probability", "reopened", "record_identity")
 _ASSIGNED_DDL = "unique_id string, linked_person_id string, anchor_key string, match_probability double"
+#: The same columns in DuckDB, typed as the DDL says (a column of nulls would otherwise be INTEGER).
+_ASSIGNED_SQL = (
+    "cast(unique_id as varchar) as unique_id, cast(linked_person_id as varchar) as linked_person_id, "
+    "cast(anchor_key as varchar) as anchor_key, cast(match_probability as double) as match_probability"
+)
+
+
+def _handoff_folder(spark: SparkSession) -> str | None:
+    """A new local folder that Spark's tasks and DuckDB both see (a local master), else None."""
+    return (
+        tempfile.mkdtemp(prefix="govlake-duckdb-") if spark.sparkContext.master.startswith("local") else None
+    )
 
 
 def _link_duckdb(
@@ -913,25 +926,50 @@ def _link_duckdb(
     model: dict[str, Any] | None,
     frequencies: DataFrame | None = None,
 ) -> _LinkOutput:
-    """Records to Arrow, Splink on an in-process DuckDB, assignments back as a Spark DataFrame."""
+    """Records to an in-process DuckDB, Splink there, assignments back as a Spark DataFrame.
+
+    On a local master the records cross as Parquet in a temporary folder, written by Spark's tasks
+    and read by DuckDB, and the assignments come back the same way: collecting them instead
+    (``toArrow``) gathers every task's result in the driver's JVM heap, which ran out of its 4 GiB
+    on the first build at 1,000,000 persons (2.4 million records). Another master's tasks write
+    to their own disks, so there they are collected (backend="spark" is the one that scales there).
+    """
     from splink import DuckDBAPI
 
     clock = _Stopwatch()
-    # Sorted, so DuckDB sees the same table whatever Spark's partitioning was.
-    arrow = prepared.drop("source_id", *_KNOWN_ROW).toArrow().sort_by("unique_id")
-    clock.lap("to_backend")
+    records = prepared.drop("source_id", *_KNOWN_ROW)
+    handoff = _handoff_folder(spark)
     db_api = DuckDBAPI(":memory:")
     try:
-        table = db_api.register(arrow, table_name="person_records")
+        # Sorted, so DuckDB sees the same table whatever Spark's partitioning was.
+        if handoff is None:
+            table = db_api.register(records.toArrow().sort_by("unique_id"), table_name="person_records")
+        else:
+            records.write.parquet(f"file://{handoff}/records")
+            db_api.duckdb_con.execute(
+                "create table person_records_in as select * from read_parquet(?) order by unique_id",
+                [f"{handoff}/records/*.parquet"],
+            )
+            table = db_api.register("person_records_in", table_name="person_records")
         tf = None if frequencies is None else db_api.register(frequencies.toArrow(), table_name="name_tf")
+        clock.lap("to_backend")
         assigned, pairs, conflicts, model, how, note = _link(db_api, table, threshold, seed, clock, model, tf)
-        rows = assigned.as_pyarrow_table()
+        if handoff is None:
+            rows = assigned.as_pyarrow_table().select(
+                ["unique_id", "linked_person_id", "anchor_key", "match_probability"]
+            )
+            assigned_df = spark.createDataFrame(rows.to_pandas(), _ASSIGNED_DDL)
+        else:
+            out = f"{handoff}/assigned.parquet"
+            db_api.duckdb_con.execute(
+                f"copy (select {_ASSIGNED_SQL} from {assigned.physical_name}) to '{out}' (format parquet)"
+            )
+            read = spark.read.schema(_ASSIGNED_DDL).parquet(f"file://{out}")
+            assigned_df = read.localCheckpoint(eager=True)  # the folder goes below
     finally:
         db_api.duckdb_con.close()
-    assigned_df = spark.createDataFrame(
-        rows.select(["unique_id", "linked_person_id", "anchor_key", "match_probability"]).to_pandas(),
-        _ASSIGNED_DDL,
-    )
+        if handoff is not None:
+            shutil.rmtree(handoff, ignore_errors=True)
     clock.lap("from_backend")
     return _LinkOutput(assigned_df, pairs, conflicts, model, how, clock.timings, note)
 

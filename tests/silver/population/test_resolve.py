@@ -147,6 +147,21 @@ def test_spark_backend_agrees_with_duckdb(spark, records, truth, result, crosswa
     assert not [t.name for t in spark.catalog.listTables() if t.name.startswith("__splink__")]
 
 
+def test_records_collected_to_duckdb_give_the_crosswalk_of_the_parquet_handoff(
+    spark, records, crosswalk, monkeypatch
+):
+    """Another master than local collects the records to DuckDB (its tasks' disks are not the
+    driver's): the same crosswalk as the Parquet folder a local master hands over."""
+    import jobs.silver.population.resolve as resolve
+
+    monkeypatch.setattr(resolve, "_handoff_folder", lambda _spark: None)
+    collected = resolve_persons(spark, records, backend="duckdb", key=KEY).crosswalk
+    assert {
+        r["record_key"]: (r["source_id"], r["person_id"], r["match_method"], r["match_probability"])
+        for r in collected.collect()
+    } == crosswalk
+
+
 def test_without_any_id_the_model_falls_back_to_em(spark, population):
     rows = [tuple(None if c == "id_number" else r[c] for c in COLUMNS) for r in population.records[:400]]
     no_ids = spark.createDataFrame(rows, syn.RECORD_DDL)
