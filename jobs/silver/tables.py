@@ -161,6 +161,8 @@ class EntityLibrary:
     golden_table: str  # golden record per entity, SCD type 2
     entity_key: str  # e.g. "person_id"
     golden_attributes: tuple[str, ...]
+    #: (attribute, the attribute it is tied to): see :mod:`jobs.silver.survivorship`
+    tied_attributes: tuple[tuple[str, str], ...] = ()
 
     def table_id(self, table: str) -> str:
         """The catalogue id of one of its tables: ``silver.<library>.<table>``."""
@@ -247,7 +249,13 @@ def write_entity_library(
 
     if touched is not None:
         linked = linked.join(touched.select(library.entity_key).distinct(), library.entity_key, "left_semi")
-    golden = survive(linked, key=library.entity_key, attributes=library.golden_attributes, ranks=ranks)
+    golden = survive(
+        linked,
+        key=library.entity_key,
+        attributes=library.golden_attributes,
+        ranks=ranks,
+        tied=dict(library.tied_attributes),
+    )
     # Lineage columns (<attr>__source) are left out of the history: a newer record repeating the
     # same value must not create a version. The crosswalk keeps every record's entity key.
     golden = golden.select(library.entity_key, *library.golden_attributes)

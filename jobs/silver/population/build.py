@@ -56,6 +56,8 @@ POPULATION = EntityLibrary(
     golden_table="persons",
     entity_key="person_id",
     golden_attributes=GOLDEN_ATTRIBUTES,
+    # the ID number carries both: a person's golden record never contradicts its own ID
+    tied_attributes=(("birth_date", "id_number"), ("sex", "id_number")),
 )
 RECORDS = POPULATION.table_id("person_records")
 CROSSWALK = POPULATION.table_id("crosswalk")
