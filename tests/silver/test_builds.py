@@ -220,6 +220,7 @@ def test_a_new_batch_versions_only_the_persons_it_changes(spark, lake):
     built = run_build(lake, "silver.population")
     assert built["persons"] == {"new": 3, "changed": 0, "closed": 0}
     assert built["resolution"]["m_training"] == "none"  # all carry IDs: nothing to train or score
+    assert list(built["phase_seconds"]) == ["standardize", "resolve", "write"]  # where the time went
     # Three records train no model; a lake's first real build would. Keep one from a synthetic
     # population, so the next build runs incrementally as it would on a grown lake.
     synthetic = syn.generate(300, seed=3)

@@ -198,7 +198,7 @@ def build_population(
     On a lake with no population bronze table yet, returns ``{"skipped": <why>}`` and writes nothing.
     """
     from jobs.silver.population.match_report import write_resolution_summary
-    from jobs.silver.population.resolve import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, resolve_persons
+    from jobs.silver.population.resolve import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, Stopwatch, resolve_persons
 
     bronze = ctx.read_bronze()
     unknown = sorted(set(bronze) - set(PERSON_MENTIONS))
@@ -214,7 +214,9 @@ def build_population(
     previous = read_own(ctx, CROSSWALK)
     key = check_person_id_key(ctx, previous is not None)
     model = _load_model(ctx) if previous is not None and incremental else None
+    phases = Stopwatch()  # where a build's time goes, in its counts
     standardized = standardize(ctx, bronze, incremental=incremental)
+    phases.lap("standardize")
     records = standardized.records
     resolution = resolve_persons(
         spark,
@@ -224,6 +226,7 @@ def build_population(
         existing=previous,
         model=model,
     )
+    phases.lap("resolve")
     crosswalk = resolution.crosswalk.select(
         "record_key", "source_id", "person_id", "match_method", "match_probability"
     )
@@ -250,6 +253,7 @@ def build_population(
         crosswalk_changes=resolution.crosswalk_changes,
     )
     _golden_written(ctx)
+    phases.lap("write")
     standardized.keep_state(ctx)  # only once the records are written
     counts["standardization"] = standardized.plan.summary()
     _keep_fingerprint(ctx, key)
@@ -257,5 +261,6 @@ def build_population(
         trained = json.dumps(resolution.model).encode("utf-8")
         storage.write_bytes(ctx.settings, ctx.location(MODEL), trained)
     counts["resolution"] = write_resolution_summary(ctx, resolution)
+    counts["phase_seconds"] = phases.timings
     log.info("population library: %s", counts)
     return counts

@@ -78,6 +78,7 @@ def write_resolution_summary(ctx: StepContext, resolution: ResolutionResult) -> 
         "training_note": resolution.training_note,
         "incremental": resolution.touched_person_ids is not None,
         "seconds": round(resolution.seconds, 1),
+        "stage_seconds": resolution.timings,  # where the resolution's time went
     }
     _write_json(ctx.settings, ctx.location(RESOLUTION_SUMMARY), summary)
     return summary

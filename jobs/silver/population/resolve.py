@@ -844,7 +844,7 @@ class _LinkOutput:
     training_note: str = ""
 
 
-class _Stopwatch:
+class Stopwatch:
     """Seconds per named stage, for the result (where the time goes differs a lot by backend)."""
 
     def __init__(self) -> None:
@@ -862,7 +862,7 @@ def _link(
     table: SplinkDataFrame,
     threshold: float,
     seed: int,
-    clock: _Stopwatch,
+    clock: Stopwatch,
     model: dict[str, Any] | None = None,
     frequencies: SplinkDataFrame | None = None,
 ) -> tuple[SplinkDataFrame, int, int, dict[str, Any], str, str]:
@@ -936,7 +936,7 @@ def _link_duckdb(
     """
     from splink import DuckDBAPI
 
-    clock = _Stopwatch()
+    clock = Stopwatch()
     records = prepared.drop("source_id", *_KNOWN_ROW)
     handoff = _handoff_folder(spark)
     db_api = DuckDBAPI(":memory:")
@@ -1006,7 +1006,7 @@ def _link_spark(
     """Splink's Spark backend on the caller's session (the cluster path)."""
     from splink import SparkAPI
 
-    clock = _Stopwatch()
+    clock = Stopwatch()
     checkpoint_dir = _checkpoint_dir(spark)
     files_before, views_before = _splink_files(spark, checkpoint_dir), _splink_views(spark)
     shuffle = int(spark.conf.get("spark.sql.shuffle.partitions", "8"))
@@ -1280,7 +1280,7 @@ def resolve_persons(
             seed=seed,
         )
     started = time.perf_counter()
-    clock = _Stopwatch()
+    clock = Stopwatch()
     prepared = _prepare(records, key)
     if existing is not None:
         previous = existing.select(

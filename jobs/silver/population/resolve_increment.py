@@ -138,7 +138,7 @@ def resolve_increment(
     from pyspark.sql import functions as F
 
     started = time.perf_counter()
-    clock = r._Stopwatch()
+    clock = r.Stopwatch()
     previous = existing.select(
         F.col("record_key").alias("unique_id"),
         F.col("person_id").alias("known_person_id"),
@@ -241,7 +241,7 @@ def _link_candidates(
     previous: DataFrame,
     reopened: DataFrame,
     key: str,
-    clock: r._Stopwatch,
+    clock: r.Stopwatch,
 ) -> tuple[DataFrame, DataFrame | None]:
     """The records the backend needs to score every pair a full table would give, and the term
     frequencies of their names over every record (``name``, ``tf_name``).
