@@ -931,7 +931,7 @@ def _link_duckdb(
     On a local master the records cross as Parquet in a temporary folder, written by Spark's tasks
     and read by DuckDB, and the assignments come back the same way: collecting them instead
     (``toArrow``) gathers every task's result in the driver's JVM heap, which ran out of its 4 GiB
-    on the first build at 1,000,000 persons (2.4 million records). Another master's tasks write
+    on the first build at 1,000,000 persons (1,968,013 records). Another master's tasks write
     to their own disks, so there they are collected (backend="spark" is the one that scales there).
     """
     from splink import DuckDBAPI
