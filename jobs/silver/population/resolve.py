@@ -91,8 +91,9 @@ by two records, and too few pairs for EM. Then the documented priors are used as
 exist), and the result says so (``m_training = "priors"``, ``training_note`` in the resolution
 summary). Levels training never observed are filled from the same priors.
 
-Backends. ``duckdb`` (the default) collects the prepared records to Arrow, links them in an
-in-process DuckDB, and hands the result back to Spark; ``spark`` runs Splink's Spark backend on
+Backends. ``duckdb`` (the default) hands the prepared records to an in-process DuckDB (as Parquet
+on a local master, :func:`_link_duckdb`), links them there, and hands the result back to Spark;
+``spark`` runs Splink's Spark backend on
 the given session (for the cluster, where the records do not fit one machine). Measured in one
 run of ``python -m bench.resolution 20000 100000`` on this 2-core machine
 (shared with other jobs, so seconds are rough; the ratio is the point), same cached records for
