@@ -905,7 +905,8 @@ def _link(
 #: (the backend gets only ``settled_person_id``).
 _KNOWN_ROW = ("known_person_id", "known_method", "known_probability", "reopened", "record_identity")
 _ASSIGNED_DDL = "unique_id string, linked_person_id string, anchor_key string, match_probability double"
-#: The same columns in DuckDB, typed as the DDL says (a column of nulls would otherwise be INTEGER).
+#: The same columns in DuckDB, typed as the DDL says (a column of nulls would otherwise be INTEGER):
+#: what either way back to Spark selects from the backend's assignments.
 _ASSIGNED_SQL = (
     "cast(unique_id as varchar) as unique_id, cast(linked_person_id as varchar) as linked_person_id, "
     "cast(anchor_key as varchar) as anchor_key, cast(match_probability as double) as match_probability"
@@ -939,8 +940,8 @@ def _link_duckdb(
 
     clock = Stopwatch()
     records = prepared.drop("source_id", *_KNOWN_ROW)
-    handoff = _handoff_folder(spark)
     db_api = DuckDBAPI(":memory:")
+    handoff = _handoff_folder(spark)
     try:
         # Sorted, so DuckDB sees the same table whatever Spark's partitioning was.
         if handoff is None:
@@ -955,16 +956,13 @@ def _link_duckdb(
         tf = None if frequencies is None else db_api.register(frequencies.toArrow(), table_name="name_tf")
         clock.lap("to_backend")
         assigned, pairs, conflicts, model, how, note = _link(db_api, table, threshold, seed, clock, model, tf)
+        assigned_sql = f"select {_ASSIGNED_SQL} from {assigned.physical_name}"
         if handoff is None:
-            rows = assigned.as_pyarrow_table().select(
-                ["unique_id", "linked_person_id", "anchor_key", "match_probability"]
-            )
+            rows = db_api.duckdb_con.sql(assigned_sql).to_arrow_table()
             assigned_df = spark.createDataFrame(rows.to_pandas(), _ASSIGNED_DDL)
         else:
             out = f"{handoff}/assigned.parquet"
-            db_api.duckdb_con.execute(
-                f"copy (select {_ASSIGNED_SQL} from {assigned.physical_name}) to '{out}' (format parquet)"
-            )
+            db_api.duckdb_con.execute(f"copy ({assigned_sql}) to '{out}' (format parquet)")
             read = spark.read.schema(_ASSIGNED_DDL).parquet(f"file://{out}")
             assigned_df = read.localCheckpoint(eager=True)  # the folder goes below
     finally:
