@@ -572,6 +572,19 @@ def _through_crlf(data: bytes, end: int) -> int:
     return end + 1
 
 
+def _halve(block: bytes) -> int:
+    """Where to cut ``block`` in two at a line end, near its middle; 0 when it is one line.
+
+    Never at either end: a single long line (a huge quoted field, say) would otherwise be "cut"
+    into itself and the empty block, forever.
+    """
+    cut = _line_end_before(block, len(block) // 2)
+    if not cut:
+        end = _first_line_end(block)
+        cut = _through_crlf(block, end) if end >= 0 else 0
+    return cut if cut < len(block) else 0
+
+
 def _lines(block: bytes, offset: int) -> Iterator[tuple[int, bytes]]:
     for line in block.splitlines(keepends=True):
         yield offset, line
@@ -672,12 +685,12 @@ class _CsvReader:
             self._flush_lines()  # records are numbered in file order
             if self._fast(rest, offset + pos):
                 return
-            if len(rest) <= _SMALL_BLOCK:
+            mid = _halve(rest)
+            if len(rest) <= _SMALL_BLOCK or not mid:
                 for line_offset, raw in _lines(rest, offset + pos):
                     self._line(line_offset, raw)
                     self._drain()
                 return
-            mid = _line_end_before(rest, len(rest) // 2) or _through_crlf(rest, _first_line_end(rest))
             self._process(rest[:mid], offset + pos)
             pos += mid
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+
 from jobs.bronze.readers import Reason, parse_extract, resolve_codec
 
 HEADER = "记录号|身份证号|姓名|出生日期|住址\n"
@@ -131,6 +133,23 @@ def test_reading_goes_on_after_a_huge_field(registry):
     assert [r.row_number for r in parsed.rows if r.reason] == [4]
     assert parsed.rows[3].reason is Reason.FIELD_TOO_LONG and "200000 characters" in parsed.rows[3].detail
     assert parsed.rows[9].fields["record_no"] == "R10"
+
+
+@pytest.mark.timeout(60)
+def test_a_huge_quoted_field_is_read_alone_wherever_it_stands(registry):
+    """A line over 64 KiB that the fast path refuses (a quote) is read line by line: mid-file it
+    once recursed until Python's stack ran out, as the file's last line without a line end it
+    looped forever."""
+    rows = [f"R{i}|{i}|名{i}|19900101|地址{i}" for i in range(1, 11)]
+    huge = '"' + "长" * 100_000 + '"'
+    for where, end in ((3, "\n"), (9, "")):
+        lines = list(rows)
+        lines[where] = f"R{where + 1}|{where + 1}|名|19900101|{huge}"
+        parsed = _parse(registry, "test_household_gbk", (HEADER + "\n".join(lines) + end).encode("gbk"))
+        assert [(r.row_number, r.reason) for r in parsed.rows if r.reason] == [
+            (where + 1, Reason.FIELD_TOO_LONG)
+        ]
+        assert len(parsed.rows) == 10 and parsed.file_reason is None
 
 
 def test_an_unterminated_quote_costs_one_record(registry):
