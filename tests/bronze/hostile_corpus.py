@@ -186,6 +186,8 @@ NAMES = (
     "no_line_end_64mb",
     "unterminated_quote",
     "unterminated_quote_all_quoted",
+    "huge_quoted_field",
+    "huge_quoted_field_last_without_line_end",
     "quoted_line_break",
     "bad_records",
     "mixed_line_ends",
@@ -205,6 +207,7 @@ NAMES = (
     "over_max_rows",
     "json_nested_duplicates_garbage",
     "json_thousands_of_keys",
+    "json_surrogate_and_huge_number",
     "xlsx_formulas_merged_dates",
     "xlsx_several_sheets",
     "xlsx_stale_dimension",
@@ -600,6 +603,26 @@ def cases() -> list[Case]:
             checks=[["extra", 2000, "k1999_4", "4"], ["drift", 1000]],
         ),
         "\n".join(records) + "\n",
+    )
+    # --- what Python's json decodes but Arrow cannot hold: a lone surrogate, a 5,000-digit number --
+    lines = [
+        '{"cert": "S1", "xm": "甲", "swrq": "2020-01-01"}',
+        '{"cert": "S2", "xm": "\\ud800", "swrq": "2020-01-02"}',
+        '{"cert": "S3", "xm": "丙", "swrq": "2020-01-03", "n": ' + "9" * 5000 + "}",
+        '{"cert": "S4", "xm": "\\u4e01\\ud83d\\ude00", "swrq": "2020-01-04"}',
+    ]
+    add(
+        Case(
+            "json_surrogate_and_huge_number",
+            "hostile_json",
+            "surrogate.jsonl",
+            "LOADED_WITH_QUARANTINE",
+            4,
+            2,
+            {2: "BAD_JSON_RECORD", 3: "BAD_JSON_RECORD"},
+            checks=[["bronze", 4, "name", "丁😀"], ["detail", 2, "lone surrogate"], ["detail", 3, "4300"]],
+        ),
+        "\n".join(lines) + "\n",
     )
     # --- XLSX ---------------------------------------------------------------------------------------
     header = ["统一社会信用代码", "企业名称", "成立日期", "备注"]

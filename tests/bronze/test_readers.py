@@ -263,3 +263,37 @@ def test_fast_path_and_line_by_line_agree(registry, monkeypatch):
             slow = _parse_with(source, registry, data)
         assert [r.row_number for r in fast.rows] == list(range(1, len(fast.rows) + 1))
         assert fast.rows == slow.rows
+
+
+def test_json_block_decoding_and_line_by_line_agree(registry, monkeypatch):
+    """A JSON record's fate and values do not depend on whether its block was decoded in one call:
+    duplicate keys (also behind escapes), nesting, NaN, huge numbers, BOMs, blank and broken lines."""
+    import random
+
+    import jobs.bronze.readers as readers
+
+    rng = random.Random(11)
+    keys = ["cert", "xm", "swrq", "sfzh", "note", r"c\u0065rt", r"x\"y"]
+    values = [
+        *('"C1"', '"甲"', '"2020-01-01"', '""', "null", "true", "false", "0", "-0", "1.50", "5.0"),
+        *("1e5", "1e400", "NaN", "-Infinity", "1" * 4400, "12345678901234567890", r'"a\nb"'),
+        *(r'"\ud800"', '{"k": "v"}', "[1, 2]", '"長' + "x" * 30 + '"', r'"quote \" inside"'),
+    ]
+    broken = ["[1, 2]", '"text"', "1, 2", "{", "", "  ", "\ufeff{}", '{"cert": "C9"} x']
+    for _ in range(150):
+        lines = []
+        for _ in range(rng.randint(0, 25)):
+            pairs = [f'"{rng.choice(keys)}": {rng.choice(values)}' for _ in range(rng.randint(0, 5))]
+            lines.append(rng.choice(broken) if rng.random() < 0.05 else "{" + ", ".join(pairs) + "}")
+        data = (rng.choice(["\n", "\r\n"]).join(lines) + rng.choice(["", "\n"])).encode()
+        source = _with_limits(registry, "test_deaths_json", max_field_length=rng.choice([20, 65536]))
+        fast = _parse_with(source, registry, data)
+        with monkeypatch.context() as m:
+            m.setattr(readers._JsonReader, "_fast", lambda self, block, offset: False)
+            slow = _parse_with(source, registry, data)
+        assert [r.row_number for r in fast.rows] == list(range(1, len(fast.rows) + 1))
+        assert (fast.rows, fast.drift_columns, fast.file_reason) == (
+            slow.rows,
+            slow.drift_columns,
+            slow.file_reason,
+        )
