@@ -1039,13 +1039,7 @@ class _JsonReader:
         # as lines means one each: a line "1, 2" cannot shift the others.
         if len(values) != len(meta):
             return False
-        limit, known, objects, taken_meta = (
-            self.limits.max_field_length,
-            self.keys.keys(),
-            self.objects,
-            self.meta,
-        )
-        taken = 0  # records taken since the last one read by _line (numbered in file order)
+        limit = self.limits.max_field_length
         for entry, obj in zip(meta, values, strict=True):
             body = entry[0]
             if obj.__class__ is dict and len(body) <= limit and "\\" not in body and _BOM not in body:
@@ -1058,20 +1052,10 @@ class _JsonReader:
                         break
                 else:
                     if body.count('"') == 2 * (len(obj) + strings):
-                        if not obj.keys() <= known:
-                            for key in obj:
-                                self.keys.setdefault(key, None)
-                        objects.append(obj)
-                        taken_meta.append(entry)
-                        taken += 1
+                        self._take(obj, *entry)
                         continue
-            self.seq += taken
-            taken = 0
             at = entry[1] - start
             self._line(entry[1], block[at : at + entry[2]])
-        if taken:
-            self.seq += taken
-            self.stager.last_reason = None
         return True
 
     def _bad(self, raw: str, offset: int, length: int, reason: Reason, detail: str) -> None:
@@ -1146,7 +1130,7 @@ class _JsonReader:
         self._take(obj, body, offset, len(raw))
 
     def _take(self, obj: dict[str, Any], body: str, offset: int, length: int) -> None:
-        if obj.keys() - self.keys.keys():
+        if not obj.keys() <= self.keys.keys():
             for key in obj:
                 self.keys.setdefault(key, None)
         self.objects.append(obj)
