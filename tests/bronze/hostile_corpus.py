@@ -304,39 +304,32 @@ def cases() -> list[Case]:
         ),
         _csv(quoted),
     )
-    # --- a huge *quoted* field: a line over 64 KiB the fast path refuses is read alone ------------
-    rows = _people(10)
-    rows[3][4] = '"' + "江" * 100_000 + '"'
-    add(
-        Case(
-            "huge_quoted_field",
-            "hostile_csv",
-            "huge_quoted_field.csv",
-            "LOADED_WITH_QUARANTINE",
-            10,
-            9,
-            {4: "FIELD_TOO_LONG"},
-            checks=[["bronze", 5, "record_no", "R5"], ["detail", 4, "100000 characters"]],
-            seconds=60,
-        ),
-        _csv(rows),
-    )
-    rows = _people(10)
-    rows[9][4] = '"' + "江" * 100_000 + '"'
-    add(
-        Case(
-            "huge_quoted_field_last_without_line_end",
-            "hostile_csv",
-            "huge_quoted_last.csv",
-            "LOADED_WITH_QUARANTINE",
-            10,
-            9,
-            {10: "FIELD_TOO_LONG"},
-            checks=[["bronze", 9, "record_no", "R9"]],
-            seconds=60,
-        ),
-        _csv(rows).removesuffix("\n"),
-    )
+    # --- a huge *quoted* field: a line over 64 KiB the fast path refuses is read alone, mid-file and
+    # as the last line without a line end ---------------------------------------------------------
+    for name, row, ending in (
+        ("huge_quoted_field", 4, "\n"),
+        ("huge_quoted_field_last_without_line_end", 10, ""),
+    ):
+        rows = _people(10)
+        rows[row - 1][4] = '"' + "江" * 100_000 + '"'
+        neighbour = row + 1 if row < 10 else row - 1
+        add(
+            Case(
+                name,
+                "hostile_csv",
+                f"{name}.csv",
+                "LOADED_WITH_QUARANTINE",
+                10,
+                9,
+                {row: "FIELD_TOO_LONG"},
+                checks=[
+                    ["bronze", neighbour, "record_no", f"R{neighbour}"],
+                    ["detail", row, "100000 characters"],
+                ],
+                seconds=60,
+            ),
+            _csv(rows).removesuffix("\n") + ending,
+        )
     rows = _people(4)
     rows[1][4] = '"南京市\n鼓楼区, 1号"'
     rows[2][4] = '5"号楼'  # a quote inside an unquoted field is data
