@@ -29,7 +29,11 @@ value is a record, the first of each sheet being that sheet's header.
 Fast path: a chunk with no quote, NUL, BOM or lone CR that decodes cleanly (nearly every chunk of a
 real extract) is split and checked with Arrow compute kernels, not row by row in Python; any other
 chunk goes through the line-by-line reader. Both apply the same checks to a record's values
-(:func:`_judge`), so a record's fate does not depend on its neighbours.
+(:func:`_judge`), so a record's fate does not depend on its neighbours. JSON Lines likewise: a block
+whose lines are all JSON values is decoded in one call, and a record is taken from it only where
+the line-by-line decoder would build the same object and find no fault (:meth:`_JsonReader._fast`).
+A block refused by its fast path is halved at a line end until the halves pass, or are small or one
+line, and those are read line by line.
 """
 
 from __future__ import annotations
