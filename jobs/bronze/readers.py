@@ -941,11 +941,8 @@ _JSON_BLOCK = msgspec.json.Decoder()
 
 def _json_text(value: Any) -> str | None:
     """A JSON value as bronze text: strings as they are, nested objects and arrays as JSON."""
-    kind = value.__class__
-    if kind is str or value is None:
+    if value is None or value.__class__ is str:
         return value
-    if kind is float or kind is int:  # not bool, whose class is bool
-        return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list):
@@ -1029,8 +1026,8 @@ class _JsonReader:
         meta: list[tuple[str, int, int]] = []  # body, offset, length of each non-blank line
         try:
             for raw in block.splitlines(keepends=True):
-                body = raw.decode(codec).rstrip("\r\n")
-                if body.strip(" \t"):
+                body = _body(raw.decode(codec))
+                if not _is_blank(body):
                     meta.append((body, offset, len(raw)))
                 offset += len(raw)
         except UnicodeDecodeError:
@@ -1077,8 +1074,8 @@ class _JsonReader:
                     body, offset, len(raw), Reason.UNDECODABLE_BYTES, f"bytes not valid in {self.codec}"
                 )
             return
-        body = text.rstrip("\r\n")
-        if not body.strip(" \t"):
+        body = _body(text)
+        if _is_blank(body):
             return
         if "\x00" in body:
             self._bad(
